@@ -1,0 +1,3 @@
+from preau.app import main
+
+main()
