@@ -1,0 +1,111 @@
+"""Facts derived from the model that every layer needs: one place, so they never disagree.
+
+Gateways, DHCP scopes with their reservations, the PXE/print/file servers a zone uses.
+The network templates, the Ansible inventory and the lab all read these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netaddr import IPAddress, IPNetwork
+
+from preau.model.addressing import dhcp_pool, gateway_address
+from preau.model.departement import DHCP_VLAN_ROLES, Departement, Device, Site, SiteVlan
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A fixed DHCP lease: this MAC always gets this address."""
+
+    host: str
+    mac: str
+    address: IPAddress
+    vlan: str
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpScope:
+    """What the router's DHCP server hands out on one VLAN."""
+
+    vlan: SiteVlan
+    gateway: IPAddress
+    pool_start: IPAddress
+    pool_end: IPAddress
+    reservations: tuple[Reservation, ...]
+    # The app server that serves PXE boot files to this zone, if any.
+    pxe_server: IPAddress | None
+
+
+def gateway(site: Site, role: str) -> IPAddress:
+    """The router's address on a VLAN: what its hosts use as default route."""
+    prefix = site.prefixes[role]
+    router = site.router
+    if router is not None:
+        for itf in router.interfaces:
+            if itf.vlan == role and itf.address is not None:
+                return IPAddress(itf.address.ip)
+    return gateway_address(prefix)
+
+
+def device_address(device: Device) -> IPAddress | None:
+    """The device's first address, without its prefix length."""
+    addr = device.primary_address
+    return IPAddress(addr.ip) if addr is not None else None
+
+
+def server_address(site: Site, role: str) -> IPAddress | None:
+    """The address of the first device with this role (file-server, app-server...)."""
+    for device in site.devices_by_role(role):
+        addr = device_address(device)
+        if addr is not None:
+            return addr
+    return None
+
+
+def reservations(site: Site) -> list[Reservation]:
+    """Every interface with a MAC and an address on a DHCP-served VLAN becomes a reservation."""
+    out: list[Reservation] = []
+    for device in site.devices:
+        if device.role == "router":
+            continue
+        for itf in device.interfaces:
+            if itf.mac and itf.address is not None and itf.vlan in DHCP_VLAN_ROLES:
+                out.append(
+                    Reservation(
+                        host=device.name,
+                        mac=itf.mac.lower(),
+                        address=IPAddress(itf.address.ip),
+                        vlan=itf.vlan,
+                    )
+                )
+    return out
+
+
+def dhcp_scopes(dep: Departement, site: Site) -> list[DhcpScope]:
+    """One scope per DHCP-served VLAN of the site, with its reservations and PXE server."""
+    by_vlan: dict[str, list[Reservation]] = {}
+    for res in reservations(site):
+        by_vlan.setdefault(res.vlan, []).append(res)
+    pxe = server_address(site, "app-server")
+    scopes = []
+    for vlan in dep.site_vlans(site):
+        if vlan.role not in DHCP_VLAN_ROLES:
+            continue
+        start, end = dhcp_pool(vlan.prefix)
+        scopes.append(
+            DhcpScope(
+                vlan=vlan,
+                gateway=gateway(site, vlan.role),
+                pool_start=start,
+                pool_end=end,
+                reservations=tuple(by_vlan.get(vlan.role, ())),
+                pxe_server=pxe if vlan.role in ("admin", "teaching") else None,
+            )
+        )
+    return scopes
+
+
+def routed_prefixes(site: Site) -> list[IPNetwork]:
+    """What a site announces to the core: its container (one summary per collège)."""
+    return [site.container]

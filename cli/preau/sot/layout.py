@@ -1,0 +1,265 @@
+"""How a new site is laid out: its devices, interfaces and addresses, from a few numbers.
+
+`college_layout` is the one recipe used by onboarding (`preau college add`), the demo and the
+synthetic generator, so a hand-onboarded collège looks exactly like a generated one. Callers
+choose the container and the uplink (NetBox's available-prefixes, or the local allocator);
+everything inside the container is carved here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netaddr import IPAddress, IPNetwork
+
+from preau.model import Circuit, College, Datacentre, Departement, Device, Interface
+from preau.model.addressing import (
+    gateway_address,
+    host_with_length,
+    next_free_host,
+    next_free_prefix,
+    pack_vlan_prefixes,
+)
+
+TECH_ROOM = "local-technique"
+ADMIN_ROOMS = ("administration", "vie-scolaire")
+COLLEGE_ASN_BASE = 65000
+ROLE_CODES = {"pc": 0x10, "printer": 0x20, "display": 0x30, "file-server": 0x40, "app-server": 0x41}
+
+
+@dataclass(frozen=True)
+class CollegeSpec:
+    """What a person says when onboarding a collège; the rest is derived."""
+
+    slug: str
+    uai: str
+    name: str
+    commune: str
+    pupils: int
+    classrooms: int = 12
+    pcs: int = 45
+    printers: int = 4
+    displays: int = 5
+    commit_rate_mbps: int = 100
+    cid: str | None = None
+
+
+def _mac(container: IPNetwork, role: str, n: int) -> str:
+    """A locally administered MAC, unique per (collège, role, n), for generated devices.
+
+    Real deployments replace these with the MACs on the delivery note; the container's
+    address makes them unique across the département.
+    """
+    site = (container.value >> 8) & 0xFFFF
+    code = ROLE_CODES[role]
+    return f"02:ce:{site >> 8:02x}:{site & 0xFF:02x}:{code:02x}:{n:02x}"
+
+
+class _Addresses:
+    """Hands out static addresses VLAN by VLAN, skipping the gateway."""
+
+    def __init__(self, prefixes: dict[str, IPNetwork]):
+        self.prefixes = prefixes
+        self.used: dict[str, list[IPAddress]] = {r: [] for r in prefixes}
+
+    def take(self, role: str) -> IPNetwork:
+        addr = next_free_host(self.prefixes[role], self.used[role])
+        self.used[role].append(addr)
+        return host_with_length(addr, self.prefixes[role])
+
+
+def rooms_for(spec: CollegeSpec) -> tuple[str, ...]:
+    classrooms = tuple(f"s{100 + i + 1}" for i in range(spec.classrooms))
+    return (*classrooms, "cdi", *ADMIN_ROOMS, TECH_ROOM)
+
+
+def router(name: str, dep: Departement, prefixes: dict[str, IPNetwork], uplink: Circuit) -> Device:
+    """The site router: the uplink, a trunk to the LAN and one sub-interface per VLAN."""
+    itfs = [
+        Interface(name="wan0", address=host_with_length(uplink.site_address, uplink.uplink)),
+        Interface(name="lan0"),
+    ]
+    for entry in dep.vlan_plan:
+        if entry.role in prefixes:
+            prefix = prefixes[entry.role]
+            itfs.append(
+                Interface(
+                    name=f"lan0.{entry.vid}",
+                    parent="lan0",
+                    vlan=entry.role,
+                    address=host_with_length(gateway_address(prefix), prefix),
+                )
+            )
+    return Device(
+        name=name, role="router", platform="linux", room=TECH_ROOM, interfaces=tuple(itfs)
+    )
+
+
+def college_layout(
+    dep: Departement, spec: CollegeSpec, container: IPNetwork, uplink: IPNetwork, asn: int
+) -> College:
+    """A complete collège: VLAN prefixes, router, switches, servers, PCs, printers, displays."""
+    prefixes = pack_vlan_prefixes(container, dep.vlan_plan)
+    circuit = Circuit(
+        cid=spec.cid or f"THD-{spec.uai}",
+        provider="THD Seine",
+        commit_rate_mbps=spec.commit_rate_mbps,
+        uplink=uplink,
+    )
+    addr = _Addresses(prefixes)
+    p = spec.slug
+    rooms = rooms_for(spec)
+    classrooms = [r for r in rooms if r.startswith("s")]
+    devices = [router(f"{p}-rtr1", dep, prefixes, circuit)]
+    mgmt_vid = next(e.vid for e in dep.vlan_plan if e.role == "management")
+    for name, platform, room in (
+        (f"{p}-cpe1", "junos", TECH_ROOM),
+        (f"{p}-sw1", "ios", TECH_ROOM),
+        (f"{p}-sw2", "ios", "cdi"),
+    ):
+        role = "cpe" if name.endswith("cpe1") else "access-switch"
+        devices.append(
+            Device(
+                name=name,
+                role=role,
+                platform=platform,
+                room=room,
+                interfaces=(
+                    Interface(
+                        name=f"vlan{mgmt_vid}",
+                        vlan="management",
+                        address=addr.take("management"),
+                        mgmt_only=True,
+                    ),
+                ),
+            )
+        )
+    for n, role in enumerate(("file-server", "app-server")):
+        short = "fs1" if role == "file-server" else "app1"
+        devices.append(
+            Device(
+                name=f"{p}-{short}",
+                role=role,
+                platform="linux",
+                room=TECH_ROOM,
+                interfaces=(
+                    Interface(
+                        name="eth0",
+                        vlan="servers",
+                        address=addr.take("servers"),
+                        mac=_mac(container, role, n),
+                    ),
+                ),
+            )
+        )
+    for n in range(spec.pcs):
+        # One PC in ten sits in the offices (admin VLAN); the rest in classrooms and the CDI.
+        admin = n % 10 == 9
+        room = ADMIN_ROOMS[n % 2] if admin else (classrooms + ["cdi"])[n % (len(classrooms) + 1)]
+        vlan = "admin" if admin else "teaching"
+        devices.append(
+            Device(
+                name=f"{p}-pc{n + 1:03d}",
+                role="pc",
+                room=room,
+                interfaces=(
+                    Interface(
+                        name="eth0",
+                        vlan=vlan,
+                        address=addr.take(vlan),
+                        mac=_mac(container, "pc", n),
+                    ),
+                ),
+            )
+        )
+    for role, count, short in (("printer", spec.printers, "prn"), ("display", spec.displays, "vp")):
+        for n in range(count):
+            room = ("cdi", *ADMIN_ROOMS, *classrooms)[n % (len(classrooms) + 3)]
+            devices.append(
+                Device(
+                    name=f"{p}-{short}{n + 1:02d}",
+                    role=role,
+                    platform="printer-firmware" if role == "printer" else None,
+                    room=room,
+                    interfaces=(
+                        Interface(
+                            name="eth0",
+                            vlan="printers",
+                            address=addr.take("printers"),
+                            mac=_mac(container, role, n),
+                        ),
+                    ),
+                )
+            )
+    return College(
+        slug=spec.slug,
+        name=spec.name,
+        commune=spec.commune,
+        asn=asn,
+        circuit=circuit,
+        container=container,
+        prefixes=prefixes,
+        devices=tuple(devices),
+        uai=spec.uai,
+        pupils=spec.pupils,
+        rooms=rooms,
+    )
+
+
+def datacentre_layout(
+    dep: Departement,
+    slug: str,
+    name: str,
+    commune: str,
+    container: IPNetwork,
+    uplink: IPNetwork,
+    asn: int,
+    app_hosts: int = 2,
+    commit_rate_mbps: int = 1000,
+) -> Datacentre:
+    """The data centre: a router and the ENT portal hosts on the servers VLAN."""
+    roles = [e for e in dep.vlan_plan if e.role in ("servers", "management")]
+    prefixes = pack_vlan_prefixes(container, roles)
+    circuit = Circuit(
+        cid=f"THD-{slug.upper()}",
+        provider="THD Seine",
+        commit_rate_mbps=commit_rate_mbps,
+        uplink=uplink,
+    )
+    addr = _Addresses(prefixes)
+    hosts = [("ent-lb1", "load-balancer"), ("ent-db1", "database")]
+    hosts += [(f"ent-app{i + 1}", "portal-app") for i in range(app_hosts)]
+    devices = [router(f"{slug}-rtr1", dep, prefixes, circuit)]
+    for host, role in hosts:
+        devices.append(
+            Device(
+                name=host,
+                role=role,
+                platform="linux",
+                interfaces=(Interface(name="eth0", vlan="servers", address=addr.take("servers")),),
+            )
+        )
+    return Datacentre(
+        slug=slug,
+        name=name,
+        commune=commune,
+        asn=asn,
+        circuit=circuit,
+        container=container,
+        prefixes=prefixes,
+        devices=tuple(devices),
+    )
+
+
+def next_college_resources(dep: Departement) -> tuple[IPNetwork, IPNetwork, int]:
+    """The next free container, uplink /31 and ASN, computed locally (the file backend's way).
+
+    The NetBox backend asks NetBox's available-prefixes instead, so two operators onboarding at
+    once cannot get the same block.
+    """
+    containers = [s.container for s in dep.sites]
+    uplinks = [s.circuit.uplink for s in dep.sites if s.circuit]
+    container = next_free_prefix(dep.supernets.colleges, containers, dep.college_prefix_length)
+    uplink = next_free_prefix(dep.supernets.uplinks, uplinks, 31)
+    asn = max((c.asn for c in dep.colleges), default=COLLEGE_ASN_BASE) + 1
+    return container, uplink, asn
