@@ -8,7 +8,7 @@ import click
 import typer
 from rich.console import Console
 
-from preau.commands import college, inventory, netbox, sot
+from preau.commands import college, inventory, lab, netbox, sot
 from preau.errors import PreauError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(sot.app, name="sot", help="Source of truth: validate, push, export
 app.add_typer(college.app, name="college", help="Collèges: list, show, onboard.")
 app.add_typer(netbox.app, name="netbox", help="The local NetBox: up, down, reset, status, setup.")
 app.add_typer(inventory.app, name="inventory", help="Ansible inventory from the model.")
+app.add_typer(lab.app, name="lab", help="The twin: lab host images and containers.")
 
 _err = Console(stderr=True)
 

@@ -1,0 +1,1 @@
+"""The twin: podman containers and their locally built images."""
