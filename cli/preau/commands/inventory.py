@@ -1,7 +1,25 @@
-"""`preau inventory ...` commands."""
+"""`preau inventory`: the Ansible inventory of the département, from the model."""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from preau import inventory
+from preau.commands.options import InventoryPath, Source
+from preau.output import print_json
+from preau.sot import open_source
+
+app = typer.Typer(invoke_without_command=True)
+
+
+@app.callback()
+def show(ctx: typer.Context, source: Source = None, path: InventoryPath = None) -> None:
+    """Print the inventory as JSON (YAML-plugin structure: save as *.json, pass to -i)."""
+    if ctx.invoked_subcommand is None:
+        print_json(inventory.build(open_source(source, path).read()))
+
+
+@app.command()
+def script(source: Source = None, path: InventoryPath = None) -> None:
+    """The `--list` format for executable inventories (used by inventory/preau.sh)."""
+    print_json(inventory.script_inventory(open_source(source, path).read()))

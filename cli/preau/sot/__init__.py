@@ -1,0 +1,102 @@
+"""Sources of truth: the embedded files and NetBox, behind one small interface.
+
+`open_source()` picks the backend: NetBox when one is configured (PREAU_NETBOX_URL and
+PREAU_NETBOX_TOKEN, or the local NetBox that `preau netbox up` started), otherwise the
+embedded files under inventory/. Commands only talk to the `SourceOfTruth` protocol.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from preau.errors import BadInput
+from preau.model import College, Departement
+from preau.sot.layout import CollegeSpec
+
+
+@dataclass
+class ChangeReport:
+    """What a write did (or would do, in a dry run): counts per object kind and verb."""
+
+    dry_run: bool = False
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    details: list[str] = field(default_factory=list)
+
+    def add(self, verb: str, kind: str, what: str = "", n: int = 1) -> None:
+        bucket = {"create": self.created, "update": self.updated, "delete": self.deleted}[verb]
+        bucket[kind] = bucket.get(kind, 0) + n
+        if what:
+            self.details.append(f"{verb} {kind} {what}")
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "dry_run": self.dry_run,
+            "changed": self.changed,
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "details": self.details,
+        }
+
+
+class SourceOfTruth(Protocol):
+    """What every backend offers; both keep the same model."""
+
+    name: str
+
+    def read(self) -> Departement:
+        """The whole département."""
+        ...
+
+    def push(self, dep: Departement, *, dry_run: bool = False) -> ChangeReport:
+        """Make this backend hold exactly `dep` (validated first); idempotent."""
+        ...
+
+    def add_college(
+        self, spec: CollegeSpec, *, dry_run: bool = False
+    ) -> tuple[College, ChangeReport]:
+        """Allocate and create a new collège; a rerun with the same spec changes nothing."""
+        ...
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (cli/preau -> repo)."""
+    return Path(__file__).resolve().parents[3]
+
+
+def default_inventory() -> Path:
+    """The embedded département: $PREAU_INVENTORY, else the repo's inventory/."""
+    env = os.environ.get("PREAU_INVENTORY")
+    return Path(env) if env else repo_root() / "inventory"
+
+
+def open_source(kind: str | None = None, path: Path | None = None) -> SourceOfTruth:
+    """The backend to use: `kind` is 'files', 'netbox' or None (NetBox if configured)."""
+    from preau.sot.filesource import FileSource
+
+    if kind not in (None, "files", "netbox"):
+        raise BadInput(f"unknown source {kind!r}: use 'files' or 'netbox'")
+    if kind == "files":
+        return FileSource(path or default_inventory())
+    from preau.netbox_local import resolve_settings
+
+    settings = resolve_settings()
+    if settings is None:
+        if kind == "netbox":
+            raise BadInput(
+                "no NetBox configured: set PREAU_NETBOX_URL and PREAU_NETBOX_TOKEN, "
+                "or start the local one with `preau netbox up`"
+            )
+        return FileSource(path or default_inventory())
+    from preau.sot.netbox import NetBoxSource
+
+    return NetBoxSource(settings)

@@ -1,0 +1,123 @@
+"""The Ansible inventory, built from the model: groups per collège and per role, host vars.
+
+Output follows the YAML inventory plugin's structure (`all: {children: ...}`), so the JSON
+can be saved as `*.json` and passed to `-i`; `script_inventory` gives the `--list` format of
+executable inventories (inventory/preau.sh).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from preau.model import College, Departement, Device, Site
+from preau.model.facts import device_address, gateway, server_address
+
+
+def group_name(text: str) -> str:
+    """Ansible group names must be identifiers."""
+    return text.replace("-", "_").replace(".", "_")
+
+
+def _site_vars(dep: Departement, site: Site) -> dict[str, Any]:
+    vlans = [
+        {
+            "role": v.role,
+            "vid": v.vid,
+            "name": v.name,
+            "prefix": str(v.prefix),
+            "gateway": str(gateway(site, v.role)),
+        }
+        for v in dep.site_vlans(site)
+    ]
+    out: dict[str, Any] = {
+        "preau_site": site.slug,
+        "preau_site_name": site.name,
+        "preau_site_kind": site.kind,
+        "preau_vlans": vlans,
+        "preau_file_server": str(server_address(site, "file-server") or ""),
+        "preau_app_server": str(server_address(site, "app-server") or ""),
+        "preau_printers": [
+            {"name": d.name, "address": str(device_address(d)), "room": d.room or ""}
+            for d in site.devices_by_role("printer")
+        ],
+    }
+    if isinstance(site, College):
+        out.update(preau_uai=site.uai, preau_pupils=site.pupils, preau_rooms=list(site.rooms))
+    if site.circuit:
+        out["preau_circuit"] = {
+            "cid": site.circuit.cid,
+            "commit_rate_mbps": site.circuit.commit_rate_mbps,
+            "uplink": str(site.circuit.uplink),
+        }
+    return out
+
+
+def _host_vars(device: Device) -> dict[str, Any]:
+    addr = device_address(device)
+    out: dict[str, Any] = {
+        "preau_role": device.role,
+        "preau_platform": device.platform or "",
+        "preau_room": device.room or "",
+        "preau_interfaces": [
+            {
+                k: v
+                for k, v in {
+                    "name": i.name,
+                    "vlan": i.vlan,
+                    "address": str(i.address) if i.address is not None else None,
+                    "mac": i.mac,
+                }.items()
+                if v is not None
+            }
+            for i in device.interfaces
+        ],
+    }
+    if addr is not None:
+        out["ansible_host"] = str(addr)
+    return out
+
+
+def build(dep: Departement) -> dict[str, Any]:
+    """The inventory in the YAML plugin's structure."""
+    services = {
+        "preau_departement": dep.slug,
+        "preau_domain": dep.services.domain,
+        "preau_dns_servers": [str(a) for a in dep.services.dns],
+        "preau_ntp_servers": [str(a) for a in dep.services.ntp],
+    }
+    children: dict[str, Any] = {}
+    roles: dict[str, dict[str, Any]] = {}
+    kinds: dict[str, dict[str, Any]] = {"colleges": {}, "datacentre": {}}
+    for site in dep.sites:
+        hosts = {d.name: _host_vars(d) for d in site.devices}
+        gname = group_name(site.slug)
+        children[gname] = {"hosts": hosts, "vars": _site_vars(dep, site)}
+        kinds["colleges" if isinstance(site, College) else "datacentre"][gname] = {}
+        for d in site.devices:
+            roles.setdefault(group_name(d.role), {})[d.name] = {}
+    for role, hosts in roles.items():
+        children[role] = {"hosts": hosts}
+    for kind, groups in kinds.items():
+        children[kind] = {"children": groups}
+    return {"all": {"vars": services, "children": children}}
+
+
+def script_inventory(dep: Departement) -> dict[str, Any]:
+    """The `--list` format of executable inventory scripts (hostvars under _meta)."""
+    tree = build(dep)["all"]
+    out: dict[str, Any] = {"all": {"vars": tree["vars"], "children": sorted(tree["children"])}}
+    hostvars: dict[str, Any] = {}
+    for name, group in tree["children"].items():
+        entry: dict[str, Any] = {}
+        if "hosts" in group:
+            entry["hosts"] = sorted(group["hosts"])
+            for host, hv in group["hosts"].items():
+                if hv:
+                    hostvars[host] = hv
+        if "children" in group:
+            entry["children"] = sorted(group["children"])
+        if "vars" in group:
+            entry["vars"] = group["vars"]
+        out[name] = entry
+    out["_meta"] = {"hostvars": hostvars}
+    return out

@@ -1,0 +1,68 @@
+"""The embedded, file-based source of truth as a SourceOfTruth backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from preau.errors import BadInput
+from preau.model import College, Departement
+from preau.sot import ChangeReport
+from preau.sot import files
+from preau.sot.generate import add_college
+from preau.sot.layout import CollegeSpec
+from preau.sot.validate import check
+
+
+class FileSource:
+    """inventory/departement.yml + inventory/sites/*.yml."""
+
+    name = "files"
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def read(self) -> Departement:
+        return files.load(self.root)
+
+    def push(self, dep: Departement, *, dry_run: bool = False) -> ChangeReport:
+        check(dep)
+        report = ChangeReport(dry_run=dry_run)
+        current = files.load(self.root) if (self.root / "departement.yml").exists() else None
+        old = {s.slug: files.site_dict(s) for s in current.sites} if current else {}
+        for site in dep.sites:
+            new = files.site_dict(site)
+            if site.slug not in old:
+                report.add("create", "site", site.slug)
+            elif old[site.slug] != new:
+                report.add("update", "site", site.slug)
+        for slug in set(old) - {s.slug for s in dep.sites}:
+            report.add("delete", "site", slug)
+        if current is None or files.departement_dict(current) != files.departement_dict(dep):
+            report.add("update", "departement", dep.slug)
+        if report.changed and not dry_run:
+            files.dump(dep, self.root)
+        return report
+
+    def add_college(
+        self, spec: CollegeSpec, *, dry_run: bool = False
+    ) -> tuple[College, ChangeReport]:
+        dep = self.read()
+        existing = dep.college(spec.uai) or dep.college(spec.slug)
+        if existing is not None:
+            if (existing.uai, existing.slug) != (spec.uai, spec.slug):
+                raise BadInput(
+                    f"college {spec.slug}: uai {spec.uai} or slug already belongs to {existing.slug} ({existing.uai})"
+                )
+            # A rerun: the collège is there, nothing to do.
+            return existing, ChangeReport(dry_run=dry_run)
+        new = add_college(dep, spec)
+        check(new)
+        college = new.colleges[-1]
+        report = ChangeReport(dry_run=dry_run)
+        report.add("create", "site", college.slug)
+        report.add("create", "circuit", college.circuit.cid if college.circuit else "")
+        report.add("create", "prefix", "", len(college.prefixes) + 1)
+        report.add("create", "device", "", len(college.devices))
+        if not dry_run:
+            files.dump(new, self.root)
+        return college, report
