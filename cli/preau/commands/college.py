@@ -132,7 +132,7 @@ def add(
         print_json({"college": _summary(college), "report": report.as_dict()})
         return
     print_report(report, f"onboard {college.slug} ({src.name})")
+    uplink = college.circuit.uplink if college.circuit else "-"
     console.print(
-        f"{college.slug}: {college.container}, uplink {college.circuit.uplink if college.circuit else '-'}, "
-        f"{len(college.devices)} devices"
+        f"{college.slug}: {college.container}, uplink {uplink}, {len(college.devices)} devices"
     )

@@ -50,7 +50,7 @@ class _Reader:
         raw = data.get(key, _MISSING) if isinstance(data, dict) else _MISSING
         if raw is _MISSING or raw is None:
             if default is not _MISSING:
-                return default  # type: ignore[no-any-return]
+                return default
             self.problems.append(Problem(obj, key, "is missing"))
             return None  # type: ignore[return-value]
         try:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from preau.errors import BadInput
 from preau.model import College, Departement
-from preau.sot import ChangeReport
-from preau.sot import files
+from preau.sot import ChangeReport, files
 from preau.sot.generate import add_college
 from preau.sot.layout import CollegeSpec
 from preau.sot.validate import check
@@ -51,7 +50,8 @@ class FileSource:
         if existing is not None:
             if (existing.uai, existing.slug) != (spec.uai, spec.slug):
                 raise BadInput(
-                    f"college {spec.slug}: uai {spec.uai} or slug already belongs to {existing.slug} ({existing.uai})"
+                    f"college {spec.slug}: uai {spec.uai} or slug already belongs to "
+                    f"{existing.slug} ({existing.uai})"
                 )
             # A rerun: the collège is there, nothing to do.
             return existing, ChangeReport(dry_run=dry_run)

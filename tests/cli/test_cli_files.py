@@ -1,0 +1,96 @@
+"""The CLI on the embedded file source of truth: exit codes, tables, JSON."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_validate_ok(preau, inventory_copy):
+    r = preau("sot", "validate", "--source", "files", "--path", str(inventory_copy))
+    assert r.exit_code == 0, r.output
+    assert "valid" in r.output
+
+
+def test_validate_reports_object_and_field(preau, inventory_copy):
+    site = next((inventory_copy / "sites").glob("clg-*.yml"))
+    site.write_text(site.read_text().replace("uai: 0929", "uai: 1929", 1))
+    r = preau("sot", "validate", "--source", "files", "--path", str(inventory_copy))
+    assert r.exit_code == 2
+    assert f"college {site.stem}: uai:" in r.output
+
+
+def test_college_list_json(preau, inventory_copy):
+    r = preau("college", "list", "--source", "files", "--path", str(inventory_copy), "--json")
+    assert r.exit_code == 0
+    rows = json.loads(r.output)
+    assert [c["uai"] for c in rows] == ["0929001J", "0929002K", "0929003L"]
+    assert all(c["circuit"].startswith("THD-") for c in rows)
+
+
+def test_college_show_by_uai(preau, inventory_copy):
+    r = preau("college", "show", "0929002K", "--source", "files", "--path", str(inventory_copy))
+    assert r.exit_code == 0 and "PEDAGOGIE" in r.output
+    r = preau("college", "show", "0000000A", "--source", "files", "--path", str(inventory_copy))
+    assert r.exit_code == 2 and "no collège" in r.output
+
+
+def test_college_add_then_rerun_changes_nothing(preau, inventory_copy):
+    args = ("college", "add", "--uai", "0929100S", "--name", "Collège Neuf", "--pupils", "480",
+            "--pcs", "4", "--source", "files", "--path", str(inventory_copy))  # fmt: skip
+    dry = preau(*args, "--dry-run")
+    assert dry.exit_code == 0 and "dry run" in dry.output
+    assert not (inventory_copy / "sites" / "clg-0929100s.yml").exists()
+    first = preau(*args)
+    assert first.exit_code == 0, first.output
+    created = (inventory_copy / "sites" / "clg-0929100s.yml").read_text()
+    second = preau(*args)
+    assert "nothing to change" in second.output
+    assert (inventory_copy / "sites" / "clg-0929100s.yml").read_text() == created
+
+
+def test_college_add_bad_uai_is_exit_2(preau, inventory_copy):
+    r = preau("college", "add", "--uai", "0929100A", "--name", "X", "--pupils", "1",
+              "--source", "files", "--path", str(inventory_copy))  # fmt: skip
+    assert r.exit_code == 2 and "check letter" in r.output
+    assert len(list((inventory_copy / "sites").glob("*.yml"))) == 4
+
+
+def test_generate(preau, tmp_path):
+    r = preau("sot", "generate", "--colleges", "5", "--out", str(tmp_path / "gen"))
+    assert r.exit_code == 0
+    assert len(list((tmp_path / "gen" / "sites").glob("*.yml"))) == 6
+    v = preau("sot", "validate", "--source", "files", "--path", str(tmp_path / "gen"))
+    assert v.exit_code == 0
+
+
+def test_inventory_feeds_ansible_inventory(preau, inventory_copy, tmp_path):
+    """The JSON is accepted by the real ansible-inventory, groups and host vars intact."""
+    r = preau("inventory", "--source", "files", "--path", str(inventory_copy))
+    assert r.exit_code == 0
+    inv = tmp_path / "preau.json"
+    inv.write_text(r.output)
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(inv), "--list"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    data = json.loads(out.stdout)
+    assert "clg-0929001j-rtr1" in data["router"]["hosts"]
+    assert "clg-0929001j-fs1" in data["file_server"]["hosts"]
+    hv = data["_meta"]["hostvars"]["clg-0929001j-fs1"]
+    assert hv["preau_role"] == "file-server" and hv["preau_uai"] == "0929001J"
+    assert hv["ansible_host"].startswith("198.18.")
+
+
+def test_inventory_script_for_ansible(inventory_copy):
+    """inventory/preau.sh works as an executable inventory."""
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PREAU_SOURCE": "files",
+           "PREAU_INVENTORY": str(inventory_copy), "HOME": str(inventory_copy)}  # fmt: skip
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-inventory"), "-i",
+         str(REPO / "inventory" / "preau.sh"), "--graph", "colleges"],
+        check=True, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert "@clg_0929003l" in out.stdout and "clg-0929003l-app1" in out.stdout
