@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -96,6 +97,28 @@ def show(
             role, str(len(names)), ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
         )
     console.print(roles)
+
+
+@app.command()
+def diagram(
+    college: Annotated[str, typer.Argument(help="Slug or UAI.")],
+    out: Annotated[Path, typer.Option("--out", help="Picture to write (.png, .svg, .pdf).")] = Path(
+        "build/diagrams/college.png"
+    ),
+    source: Source = None,
+    path: InventoryPath = None,
+) -> None:
+    """Draw the collège's topology: uplink, router, one box per VLAN with its hosts."""
+    from preau.diagram import render_png, site_dot
+
+    dep = open_source(source, path).read()
+    c = dep.college(college)
+    if c is None:
+        raise BadInput(f"no collège {college!r} (try `preau college list`)")
+    if out.name == "college.png":
+        out = out.with_name(f"{c.slug}.png")
+    render_png(site_dot(dep, c), out)
+    console.print(f"wrote {out}")
 
 
 @app.command()
