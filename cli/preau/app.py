@@ -8,7 +8,7 @@ import click
 import typer
 from rich.console import Console
 
-from preau.commands import college, inventory, lab, netbox, roster, sot
+from preau.commands import college, inventory, lab, net, netbox, roster, sot
 from preau.errors import PreauError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(netbox.app, name="netbox", help="The local NetBox: up, down, reset
 app.add_typer(inventory.app, name="inventory", help="Ansible inventory from the model.")
 app.add_typer(lab.app, name="lab", help="The twin: lab host images and containers.")
 app.add_typer(roster.app, name="roster", help="Collège rosters: check, preview accounts.")
+app.add_typer(net.app, name="net", help="Network configs: render, goldens, plan, apply, bandwidth.")
 
 _err = Console(stderr=True)
 
