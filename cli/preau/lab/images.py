@@ -9,6 +9,7 @@ key, so a wiped podman store re-imports it in seconds instead of re-running debo
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import os
@@ -177,6 +178,23 @@ def build(
 ) -> list[Built]:
     """Build IMAGES in order (parents first), skipping those already in the store unless FORCE."""
     report = say or (lambda _image, _line: None)
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    # Two builds at once (the twin and molecule-all) would build the same image twice: the
+    # second waits here, then finds the images in the store.
+    with (cache / ".build.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            for image in images[:1]:
+                report(image, "waiting for another build to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(images, force, report)
+
+
+def _build_locked(
+    images: list[Image], force: bool, report: Callable[[Image, str], None]
+) -> list[Built]:
     results = []
     for image in images:
         start = time.monotonic()

@@ -38,14 +38,20 @@ printf 'LANG=C.UTF-8\n' > /etc/default/locale
 cat > /usr/local/sbin/preau-install <<'SCRIPT'
 #!/bin/sh
 set -eu
-enabled() { systemctl list-unit-files --state=enabled --no-legend | awk '{print $1}' | sort; }
+# native units, and SysV scripts that have no unit (tftpd-hpa): their runlevel 3 start links
+enabled() {
+    systemctl list-unit-files --state=enabled --no-legend | awk '{print $1}'
+    for link in /etc/rc3.d/S*; do [ -e "$link" ] && basename "$link" | sed 's/^S[0-9]*//'; done
+    true
+}
+enabled_sorted() { enabled | sort -u; }
 before=$(mktemp)
-enabled > "$before"
+enabled_sorted > "$before"
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 chmod +x /usr/sbin/policy-rc.d
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-new=$(enabled | comm -13 "$before" -)
+new=$(enabled_sorted | comm -13 "$before" -)
 if [ -n "$new" ]; then
     echo "preau-install: disabling $(echo $new)"
     # shellcheck disable=SC2086
