@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 import typer
@@ -10,7 +11,14 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from preau.commands.options import DryRun, InventoryPath, Json, Source
 from preau.lab import images as lab_images
+from preau.lab import targets as lab_targets
+from preau.lab import topology as lab_topology
+from preau.lab import twin as lab_twin
+from preau.model import Departement
+from preau.output import print_json
+from preau.sot import open_source
 
 app = typer.Typer(no_args_is_help=True)
 image_app = typer.Typer(no_args_is_help=True)
@@ -85,3 +93,137 @@ def image_list(
         built = "[green]yes" if r.built else "[yellow]no"
         table.add_row(r.name, f"{lab_images.PREFIX}{r.name}", r.tag, built, size)
     _out.print(table)
+
+
+# --- the twin: up, down, status, shell, inventory (cli/preau/lab/twin.py, topology.py) ------
+
+Colleges = Annotated[
+    list[str] | None,
+    typer.Option("--college", help="Collège slug or UAI, repeatable (default: the first one)."),
+]
+
+
+def _plan(
+    colleges: list[str] | None,
+    pcs: int = 2,
+    printers: int = 1,
+    ent_apps: int = 1,
+    source: Source = None,
+    path: InventoryPath = None,
+) -> tuple[Departement, lab_topology.LabPlan]:
+    dep = open_source(source, path).read()
+    return dep, lab_topology.plan(dep, colleges, pcs=pcs, printers=printers, ent_apps=ent_apps)
+
+
+def _running_colleges() -> list[str]:
+    """The collèges the running lab was brought up for (from podman labels)."""
+    found = {
+        c.labels[lab_topology.LABEL_COLLEGE]
+        for c in lab_twin.lab_containers().values()
+        if lab_topology.LABEL_COLLEGE in c.labels
+    }
+    return sorted(found)
+
+
+@app.command("up")
+def up(
+    college: Colleges = None,
+    pcs: Annotated[int, typer.Option("--pcs", help="PCs per collège (VLANs alternate).")] = 2,
+    printers: Annotated[int, typer.Option("--printers", help="Printers per collège.")] = 1,
+    ent_apps: Annotated[int, typer.Option("--ent-apps", help="ENT portal app hosts.")] = 1,
+    dry_run: DryRun = False,
+    source: Source = None,
+    path: InventoryPath = None,
+) -> None:
+    """Bring the twin up (or repair it) for the chosen collèges; removes lab hosts not chosen."""
+    _dep, plan = _plan(college, pcs, printers, ent_apps, source, path)
+    if dry_run:
+        _plan_table(plan, "would bring up")
+        return
+    with _out.status("lab up") as spinner:
+        report = lab_twin.up(plan, say=lambda m: spinner.update(f"lab up: {m}"))
+    done = (
+        f"{len(report.created)} created, {len(report.started)} started, "
+        f"{len(report.removed)} removed, {len(report.wired)} link(s) wired"
+    )
+    verdict = done if report.changed else "nothing to change"
+    _out.print(
+        f"[green]lab up[/] ({', '.join(plan.colleges)}): {len(plan.hosts)} hosts, "
+        f"{verdict}, {report.seconds:.1f} s"
+    )
+
+
+def _plan_table(plan: lab_topology.LabPlan, title: str) -> None:
+    table = Table("host", "site", "role", "image", "interfaces", "routes", title=title)
+    for h in plan.hosts:
+        table.add_row(
+            h.name,
+            h.site,
+            h.role,
+            h.image,
+            "\n".join(f"{n.ifname} {n.address}" for n in h.nics),
+            "\n".join(f"{r.destination} via {r.via}" for r in h.routes),
+        )
+    _out.print(table)
+
+
+@app.command("down")
+def down(dry_run: DryRun = False) -> None:
+    """Remove every lab container, podman network and the lab switch namespace."""
+    if dry_run:
+        for item in lab_twin.leftovers():
+            _out.print(f"would remove {item}")
+        return
+    with _out.status("lab down") as spinner:
+        report = lab_twin.down(say=lambda m: spinner.update(f"lab down: {m}"))
+    _out.print(
+        f"[green]lab down[/]: {len(report.removed)} container(s) removed"
+        f"{', switch namespace deleted' if report.namespace else ''}, {report.seconds:.1f} s"
+    )
+
+
+@app.command("status")
+def status(as_json: Json = False) -> None:
+    """Each lab host: container state, systemd state, addresses, first hop reachable."""
+    rows = lab_twin.status()
+    if as_json:
+        print_json([r.as_dict() for r in rows])
+        return
+    if not rows:
+        _out.print("[yellow]no lab running[/] (`preau lab up`)")
+        return
+    table = Table("host", "role", "systemd", "interfaces", "first hop", title="lab hosts")
+    for r in rows:
+        if r.state != "running":
+            system = f"[red]container {r.state}"
+        else:
+            system = {"running": "[green]running", "degraded": "[yellow]degraded"}.get(
+                r.system, f"[red]{r.system}"
+            )
+        reach = "-" if r.reachable is None else ("[green]✓ " if r.reachable else "[red]✗ ")
+        table.add_row(r.name, r.role, system, "\n".join(r.addresses), f"{reach}{r.gateway or ''}")
+    _out.print(table)
+
+
+@app.command("shell")
+def shell(host: Annotated[str, typer.Argument(help="Device name (or container name).")]) -> None:
+    """An interactive shell in a lab host."""
+    argv, env = lab_twin.shell_argv(host)
+    os.execvpe(argv[0], argv, env)
+
+
+@app.command("inventory")
+def lab_inventory(
+    college: Colleges = None,
+    pcs: Annotated[int, typer.Option("--pcs")] = 2,
+    printers: Annotated[int, typer.Option("--printers")] = 1,
+    ent_apps: Annotated[int, typer.Option("--ent-apps")] = 1,
+    source: Source = None,
+    path: InventoryPath = None,
+) -> None:
+    """The lab hosts as an Ansible inventory (JSON, YAML-plugin structure), reached via podman.
+
+    Without --college, the collèges of the running lab (else the default one).
+    """
+    dep, plan = _plan(college or _running_colleges() or None, pcs, printers, ent_apps, source, path)
+    print_json(lab_targets.ansible_inventory(dep, plan))

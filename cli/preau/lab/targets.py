@@ -1,0 +1,122 @@
+"""The twin's hosts as targets for the engines: an Ansible inventory and a pyinfra inventory.
+
+Both reach the containers through podman itself, not SSH:
+
+- Ansible: `ansible_connection: containers.podman.podman` (the collection ships in the PyPI
+  `ansible` bundle), `ansible_host` the container name.
+- pyinfra 3: its built-in `@podman` connector (`pyinfra.connectors.docker.PodmanConnector`,
+  `podman exec` / `podman cp` on a running container, left running afterwards). Hosts are named
+  `@podman/<container>`.
+
+Both run `podman`, which must see the repo's containers.conf: run them with `engine_env()`
+(CONTAINERS_CONF set), as the Makefile and `preau.lab.podman` do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from preau import inventory
+from preau.lab import podman
+from preau.lab.topology import CORE_NAME, LabHost, LabPlan, interface_map
+from preau.model import Departement
+
+ANSIBLE_CONNECTION = "containers.podman.podman"
+
+
+def engine_env() -> dict[str, str]:
+    """The environment Ansible and pyinfra need to drive lab containers (CONTAINERS_CONF)."""
+    return podman.env()
+
+
+def _lab_vars(host: LabHost) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ansible_connection": ANSIBLE_CONNECTION,
+        "ansible_host": host.container,
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "preau_lab": True,
+        "preau_lab_container": host.container,
+        "preau_lab_interfaces": [
+            {"name": n.ifname, "address": str(n.address) if n.address else None} for n in host.nics
+        ],
+    }
+    if host.device is not None:
+        out["preau_lab_interface_map"] = interface_map(host.device)
+    return out
+
+
+def _core_vars(dep: Departement, host: LabHost) -> dict[str, Any]:
+    return {
+        "preau_role": "core",
+        "preau_core_asn": dep.routing.core_asn,
+        "preau_core_name": dep.routing.core_name,
+        "preau_core_routes": [
+            {"destination": r.destination, "via": str(r.via)} for r in host.routes
+        ],
+    }
+
+
+def ansible_inventory(dep: Departement, plan: LabPlan) -> dict[str, Any]:
+    """The model's inventory (`preau inventory`) cut down to the lab hosts, reached via podman.
+
+    Same groups and variables as production, so playbooks run unchanged against the twin;
+    the core (not in the model) is added in group `core`; every lab host is in group `lab`.
+    """
+    full = inventory.build(dep)["all"]
+    names = {h.name: h for h in plan.hosts}
+    children: dict[str, Any] = {}
+    for gname, group in full["children"].items():
+        kept: dict[str, Any] = {}
+        if "hosts" in group:
+            hosts = {
+                n: {**hv, **_lab_vars(names[n])} if hv else {}
+                for n, hv in group["hosts"].items()
+                if n in names
+            }
+            if not hosts:
+                continue
+            kept["hosts"] = hosts
+        if "vars" in group:
+            kept["vars"] = group["vars"]
+        if "children" in group:
+            kept["children"] = {
+                c: {} for c in group["children"] if _has_lab_hosts(full["children"][c], names)
+            }
+            if not kept["children"]:
+                continue
+        children[gname] = kept
+    core = names[CORE_NAME]
+    children["core"] = {"hosts": {core.name: {**_core_vars(dep, core), **_lab_vars(core)}}}
+    children["lab"] = {"hosts": {n: {} for n in names}}
+    return {"all": {"vars": full["vars"], "children": children}}
+
+
+def _has_lab_hosts(group: dict[str, Any], names: dict[str, LabHost]) -> bool:
+    return any(n in names for n in group.get("hosts", {}))
+
+
+def pyinfra_inventory(
+    plan: LabPlan, roles: list[str] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """pyinfra hosts for the lab: `[("@podman/<container>", data), ...]`, optionally by role.
+
+    Pass it to `pyinfra.api.Inventory((hosts, {}))`, or write it into an inventory.py. The data
+    carries the device name, role, site and the model's interfaces for deploys to read.
+    """
+    out = []
+    for host in plan.hosts:
+        if roles and host.role not in roles:
+            continue
+        data: dict[str, Any] = {
+            "preau_name": host.name,
+            "preau_role": host.role,
+            "preau_site": host.site,
+            "preau_lab_interfaces": [
+                {"name": n.ifname, "address": str(n.address) if n.address else None}
+                for n in host.nics
+            ],
+        }
+        if host.device is not None:
+            data["preau_lab_interface_map"] = interface_map(host.device)
+        out.append((f"@podman/{host.container}", data))
+    return out

@@ -1,0 +1,540 @@
+"""Make the machine match a `LabPlan`: containers, the lab switch namespace, veths, addresses.
+
+`up` converges (a second run repairs whatever a failed one left: a missing or stopped container,
+a lost bridge or veth, a wrong address), `down` removes every lab object (found by the
+`preau.lab=1` label and the switch namespace name, never by guesswork), `status` reads what runs.
+
+The baseline each host gets is deliberately small, so the traffic proof works before the network
+layer configures anything: addresses on the model's interfaces, a default route to the VLAN
+gateway on hosts, `ip_forward` and static routes on routers (site routers: default via the core;
+the core: each site's container via its uplink). The network layer then replaces the routers'
+configuration with the rendered one (FRR, nftables, dnsmasq, tc).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from preau.errors import ServiceError
+from preau.lab import images as lab_images
+from preau.lab import podman
+from preau.lab.topology import (
+    LABEL,
+    LABEL_COLLEGE,
+    LABEL_DEVICE,
+    LABEL_IMAGE,
+    LABEL_ROLE,
+    LABEL_SITE,
+    LABEL_SPEC,
+    SWITCH_NETNS,
+    LabHost,
+    LabPlan,
+    Wire,
+)
+
+Say = Callable[[str], None]
+# podman and systemd calls are I/O bound; 4 at once keeps a 2-core CI machine responsive.
+WORKERS = 4
+BOOT_TIMEOUT = 90.0
+
+
+def _quiet(_msg: str) -> None:
+    return None
+
+
+def _ip(*args: str, netns: str | None = None, pid: int | None = None, check: bool = True) -> str:
+    """Run `ip` in the switch namespace (netns) or in a container's network namespace (pid)."""
+    cmd = ["ip"]
+    if netns is not None:
+        cmd += ["-n", netns]
+    if pid is not None:
+        cmd = ["nsenter", f"--net=/proc/{pid}/ns/net", *cmd]
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise ServiceError(f"{' '.join(cmd[-2:] + list(args))}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def _ip_batch(lines: Iterable[str], pid: int, what: str) -> None:
+    batch = "\n".join(lines) + "\n"
+    proc = subprocess.run(
+        ["nsenter", f"--net=/proc/{pid}/ns/net", "ip", "-batch", "-"],
+        input=batch,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise ServiceError(
+            f"lab host {what}: configuring its network failed: {proc.stderr.strip()}"
+        )
+
+
+def _sysctl(pid: int, key: str, value: str) -> None:
+    # /proc/sys/net is per network namespace: write the container's from the host
+    subprocess.run(
+        ["nsenter", f"--net=/proc/{pid}/ns/net", "sysctl", "-qw", f"{key}={value}"],
+        check=True,
+        capture_output=True,
+    )
+
+
+def _links(netns: str | None = None, pid: int | None = None) -> dict[str, dict[str, Any]]:
+    raw = _ip("-j", "link", "show", netns=netns, pid=pid)
+    return {link["ifname"]: link for link in json.loads(raw or "[]")}
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise ServiceError("the lab wires network namespaces: run `preau lab` as root")
+
+
+# --- podman objects -----------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    """A lab container as podman reports it."""
+
+    name: str
+    state: str
+    labels: dict[str, str]
+    pid: int = 0
+    image: str = ""
+
+
+def lab_containers() -> dict[str, Running]:
+    """Every container labelled preau.lab=1, by container name."""
+    out = podman.run("ps", "-a", "--filter", f"label={LABEL}=1", "--format", "json").stdout
+    found = {}
+    for row in json.loads(out or "[]"):
+        name = row["Names"][0]
+        found[name] = Running(
+            name=name,
+            state=row.get("State", ""),
+            labels=row.get("Labels") or {},
+            pid=int(row.get("Pid") or 0),
+            image=row.get("Image", ""),
+        )
+    return found
+
+
+def _pids(names: list[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    out = podman.run("inspect", "--format", "{{.Name}} {{.State.Pid}}", *names).stdout
+    pids = {}
+    for line in out.splitlines():
+        name, pid = line.split()
+        pids[name] = int(pid)
+    return pids
+
+
+def _run_container(host: LabHost, image_ref: str) -> None:
+    args = [
+        "run",
+        "--detach",
+        "--name",
+        host.container,
+        "--hostname",
+        host.name,
+        # the twin wires every interface itself (see topology.py): no podman network
+        "--network",
+        "none",
+        "--systemd",
+        "always",
+        "--label",
+        f"{LABEL}=1",
+        "--label",
+        f"{LABEL_SITE}={host.site}",
+        "--label",
+        f"{LABEL_DEVICE}={host.name}",
+        "--label",
+        f"{LABEL_ROLE}={host.role}",
+        "--label",
+        f"{LABEL_IMAGE}={image_ref}",
+        "--label",
+        f"{LABEL_SPEC}={host.spec_hash()}",
+    ]
+    if host.college:
+        args += ["--label", f"{LABEL_COLLEGE}={host.college}"]
+    if host.is_router:
+        # FRR, nftables and tc manage the router's own interfaces
+        args += ["--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW"]
+    podman.run(*args, image_ref, "/sbin/init")
+
+
+# --- up -----------------------------------------------------------------------------------
+
+
+@dataclass
+class UpReport:
+    """What `up` did, for the CLI and tests."""
+
+    created: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    wired: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.started or self.removed or self.wired)
+
+
+def image_refs(plan: LabPlan, say: Say = _quiet) -> dict[str, str]:
+    """The image each role needs, built if missing (cached by recipe hash: seconds when built)."""
+    wanted = sorted({h.image for h in plan.hosts})
+    refs = {}
+    for built in lab_images.build(lab_images.plan(wanted), say=lambda i, line: say(line)):
+        refs[built.image.recipe.name] = built.image.ref
+        if not built.cached:
+            say(f"image {built.image.ref} built in {built.seconds:.0f} s")
+    return refs
+
+
+def up(plan: LabPlan, say: Say = _quiet, wait: bool = True) -> UpReport:
+    """Converge the machine to `plan`; idempotent."""
+    require_root()
+    start = time.monotonic()
+    report = UpReport()
+    refs = image_refs(plan, say)
+    wanted = {h.container: h for h in plan.hosts}
+    present = lab_containers()
+
+    # Containers that are not in the plan, or were created from another image or spec, go.
+    stale = [
+        c.name
+        for c in present.values()
+        if c.name not in wanted
+        or c.labels.get(LABEL_IMAGE) != refs[wanted[c.name].image]
+        or c.labels.get(LABEL_SPEC) != wanted[c.name].spec_hash()
+    ]
+    if stale:
+        say(f"removing {len(stale)} stale container(s)")
+        podman.run("rm", "--force", "--time", "2", *stale)
+        report.removed += stale
+        for name in stale:
+            present.pop(name)
+
+    to_create = [h for h in plan.hosts if h.container not in present]
+    to_start = [c.name for c in present.values() if c.state != "running"]
+    if to_start:
+        say(f"starting {len(to_start)} stopped container(s)")
+        podman.run("start", *to_start)
+        report.started += to_start
+    if to_create:
+        say(f"creating {len(to_create)} container(s)")
+        with ThreadPoolExecutor(WORKERS) as pool:
+            list(pool.map(lambda h: _run_container(h, refs[h.image]), to_create))
+        report.created += [h.container for h in to_create]
+
+    _ensure_switch(plan, report, say)
+    pids = _pids([h.container for h in plan.hosts])
+    _ensure_wires(plan, pids, report, say)
+    for host in plan.hosts:
+        _configure(host, pids[host.container])
+    if wait:
+        say("waiting for systemd in every host")
+        wait_booted([h.container for h in plan.hosts])
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _ensure_switch(plan: LabPlan, report: UpReport, say: Say) -> None:
+    """The switch namespace and one bridge per VLAN; bridges no longer planned are deleted."""
+    existing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    if SWITCH_NETNS not in {line.split()[0] for line in existing.splitlines() if line.strip()}:
+        say(f"creating the lab switch namespace {SWITCH_NETNS}")
+        subprocess.run(["ip", "netns", "add", SWITCH_NETNS], check=True, capture_output=True)
+        report.wired.append(SWITCH_NETNS)
+    links = _links(netns=SWITCH_NETNS)
+    wanted = {b.name for b in plan.bridges}
+    for name in links:
+        if name.startswith("plb") and name not in wanted:
+            _ip("link", "del", name, netns=SWITCH_NETNS)
+    for bridge in plan.bridges:
+        if bridge.name not in links:
+            _ip("link", "add", bridge.name, "type", "bridge", "stp_state", "0", netns=SWITCH_NETNS)
+            report.wired.append(bridge.name)
+        _ip("link", "set", bridge.name, "up", netns=SWITCH_NETNS)
+
+
+def _ensure_wires(plan: LabPlan, pids: dict[str, int], report: UpReport, say: Say) -> None:
+    """Create every veth whose container end is missing (new or restarted container)."""
+    links = {h.container: _links(pid=pids[h.container]) for h in plan.hosts}
+    switch = _links(netns=SWITCH_NETNS)
+    by_name = {h.name: h for h in plan.hosts}
+    for wire in plan.wires:
+        host = by_name[wire.host]
+        pid = pids[host.container]
+        nic = host.nic(wire.ifname)
+        if wire.bridge is not None:
+            assert wire.port is not None
+            if wire.ifname in links[host.container] and wire.port in switch:
+                if switch[wire.port].get("master") == wire.bridge:
+                    continue
+                # the bridge was recreated: its old ports survive unattached
+                _ip("link", "set", wire.port, "master", wire.bridge, "up", netns=SWITCH_NETNS)
+                report.wired.append(f"{wire.host}:{wire.ifname}")
+                continue
+            if wire.port in switch:
+                _ip("link", "del", wire.port, netns=SWITCH_NETNS)
+            if wire.ifname in links[host.container]:
+                _ip("link", "del", wire.ifname, pid=pid)
+            peer = ["peer", "name", wire.ifname, "netns", str(pid)]
+            if nic is not None and nic.mac:
+                peer += ["address", nic.mac]
+            _ip("link", "add", wire.port, "type", "veth", *peer, netns=SWITCH_NETNS)
+            _ip("link", "set", wire.port, "master", wire.bridge, "up", netns=SWITCH_NETNS)
+        elif not _wire_p2p(wire, by_name, pids, links):
+            continue
+        report.wired.append(f"{wire.host}:{wire.ifname}")
+    if report.wired:
+        say(f"wired {len(report.wired)} link(s)")
+
+
+def _wire_p2p(
+    wire: Wire,
+    by_name: dict[str, LabHost],
+    pids: dict[str, int],
+    links: dict[str, dict[str, dict[str, Any]]],
+) -> bool:
+    """Create a container-to-container veth unless both ends exist; True if it did."""
+    assert wire.peer_host is not None and wire.peer_ifname is not None
+    a, b = by_name[wire.host], by_name[wire.peer_host]
+    a_has = wire.ifname in links[a.container]
+    b_has = wire.peer_ifname in links[b.container]
+    if a_has and b_has:
+        return False
+    # A lone end is the half of a pair whose other container was recreated: start afresh.
+    if a_has:
+        _ip("link", "del", wire.ifname, pid=pids[a.container])
+    if b_has:
+        _ip("link", "del", wire.peer_ifname, pid=pids[b.container])
+    _ip(
+        "link",
+        "add",
+        wire.ifname,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        wire.peer_ifname,
+        "netns",
+        str(pids[b.container]),
+        pid=pids[a.container],
+    )
+    links[a.container][wire.ifname] = {}
+    links[b.container][wire.peer_ifname] = {}
+    return True
+
+
+def _configure(host: LabHost, pid: int) -> None:
+    """Addresses, routes and forwarding: `replace` makes every line idempotent."""
+    lines = ["link set lo up"]
+    for nic in host.nics:
+        lines.append(f"link set {nic.ifname} up")
+        if nic.address is not None:
+            lines.append(f"addr replace {nic.address} dev {nic.ifname}")
+    for route in host.routes:
+        lines.append(f"route replace {route.destination} via {route.via}")
+    if host.is_router:
+        _sysctl(pid, "net.ipv4.ip_forward", "1")
+    _ip_batch(lines, pid, host.name)
+
+
+def system_state(container: str) -> str:
+    """`systemctl is-system-running` inside the container: running, degraded, starting..."""
+    proc = podman.run("exec", container, "systemctl", "is-system-running", check=False)
+    return proc.stdout.strip() or "unknown"
+
+
+def wait_booted(containers: list[str], timeout: float = BOOT_TIMEOUT) -> dict[str, str]:
+    """Wait until systemd in each container has finished booting; raise on timeout."""
+    deadline = time.monotonic() + timeout
+    states: dict[str, str] = {}
+    pending = list(containers)
+    while pending:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            for name, state in zip(pending, pool.map(system_state, pending), strict=True):
+                states[name] = state
+        pending = [n for n in pending if states[n] in ("initializing", "starting", "unknown")]
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            raise ServiceError(
+                "lab hosts still booting after "
+                f"{timeout:.0f} s: {', '.join(f'{n} ({states[n]})' for n in pending)}"
+            )
+        time.sleep(0.5)
+    return states
+
+
+# --- down ---------------------------------------------------------------------------------
+
+
+@dataclass
+class DownReport:
+    removed: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    namespace: bool = False
+    seconds: float = 0.0
+
+
+def down(say: Say = _quiet) -> DownReport:
+    """Remove every lab container, podman network and the switch namespace (its bridges, veths)."""
+    require_root()
+    start = time.monotonic()
+    report = DownReport()
+    names = list(lab_containers())
+    if names:
+        say(f"removing {len(names)} container(s)")
+        # systemd stops on SIGRTMIN+3 in about a second; no need to wait podman's default 10 s
+        podman.run("rm", "--force", "--time", "2", *names)
+        report.removed = names
+    nets = podman.run(
+        "network", "ls", "--filter", f"label={LABEL}=1", "--format", "{{.Name}}"
+    ).stdout.split()
+    if nets:
+        podman.run("network", "rm", "--force", *nets)
+        report.networks = nets
+    if _switch_exists():
+        say(f"deleting the lab switch namespace {SWITCH_NETNS}")
+        subprocess.run(["ip", "netns", "del", SWITCH_NETNS], check=True, capture_output=True)
+        report.namespace = True
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _switch_exists() -> bool:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return SWITCH_NETNS in {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def leftovers() -> list[str]:
+    """Whatever a lab left on the machine: empty after `down` (the proof test asserts it)."""
+    left = [f"container {n}" for n in lab_containers()]
+    nets = podman.run(
+        "network", "ls", "--filter", f"label={LABEL}=1", "--format", "{{.Name}}"
+    ).stdout.split()
+    left += [f"podman network {n}" for n in nets]
+    if _switch_exists():
+        left.append(f"namespace {SWITCH_NETNS}")
+    host_links = json.loads(_ip("-j", "link", "show") or "[]")
+    left += [
+        f"host link {x['ifname']}" for x in host_links if x["ifname"].startswith(("plb", "plp"))
+    ]
+    return left
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+@dataclass
+class HostStatus:
+    """One row of `preau lab status`."""
+
+    name: str
+    container: str
+    site: str
+    role: str
+    state: str
+    system: str
+    addresses: list[str]
+    gateway: str | None
+    reachable: bool | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _addresses(pid: int) -> list[str]:
+    raw = json.loads(_ip("-j", "-4", "addr", "show", pid=pid) or "[]")
+    return [
+        f"{link['ifname']} {a['local']}/{a['prefixlen']}"
+        for link in raw
+        if link["ifname"] != "lo"
+        for a in link.get("addr_info", [])
+    ]
+
+
+def _first_hops(pid: int, addresses: list[str]) -> list[str]:
+    """Default gateway if any; else (the core) the far end of each /31."""
+    routes = json.loads(_ip("-j", "-4", "route", "show", "default", pid=pid) or "[]")
+    if routes and routes[0].get("gateway"):
+        return [routes[0]["gateway"]]
+    from netaddr import IPNetwork
+
+    hops = []
+    for entry in addresses:
+        net = IPNetwork(entry.split()[1])
+        if net.prefixlen == 31:
+            hops.append(str(net.network + 1 if net.ip == net.network else net.network))
+    return hops
+
+
+def _ping(pid: int, target: str) -> bool:
+    proc = subprocess.run(
+        # the container's own ping (mount namespace too): the host may not have one
+        ["nsenter", "-t", str(pid), "-m", "-n", "ping", "-c1", "-W1", "-q", target],
+        capture_output=True,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+def _host_status(c: Running) -> HostStatus:
+    base = HostStatus(
+        name=c.labels.get(LABEL_DEVICE, c.name),
+        container=c.name,
+        site=c.labels.get(LABEL_SITE, "?"),
+        role=c.labels.get(LABEL_ROLE, "?"),
+        state=c.state,
+        system="-",
+        addresses=[],
+        gateway=None,
+        reachable=None,
+    )
+    if c.state != "running" or not c.pid:
+        return base
+    base.system = system_state(c.name)
+    base.addresses = _addresses(c.pid)
+    hops = _first_hops(c.pid, base.addresses)
+    base.gateway = ", ".join(hops) or None
+    base.reachable = bool(hops) and all(_ping(c.pid, h) for h in hops)
+    return base
+
+
+def status() -> list[HostStatus]:
+    """What runs, read from podman labels and the containers' own interfaces."""
+    found = sorted(lab_containers().values(), key=lambda c: (c.labels.get(LABEL_SITE, ""), c.name))
+    with ThreadPoolExecutor(WORKERS) as pool:
+        return list(pool.map(_host_status, found))
+
+
+def exec_in(host: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command inside a lab host (by device or container name)."""
+    return podman.run("exec", host_container(host), *cmd, check=check)
+
+
+def host_container(host: str) -> str:
+    from preau.lab.topology import container_name
+
+    return host if host.startswith("preau-lab-") else container_name(host)
+
+
+def shell_argv(host: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment for an interactive shell in a lab host."""
+    name = host_container(host)
+    if name not in lab_containers():
+        raise ServiceError(f"lab host {host}: not running (see `preau lab status`)")
+    exe = subprocess.run(["which", "podman"], capture_output=True, text=True).stdout.strip()
+    return [exe or "podman", "exec", "-it", name, "bash", "-l"], podman.env()
