@@ -1,0 +1,3 @@
+"""Shared pytest configuration; fixtures live in tests/fixtures/ (tests/ is on pythonpath)."""
+
+pytest_plugins = ["fixtures.netbox", "fixtures.lab"]

@@ -1,0 +1,134 @@
+"""The local NetBox service: `preau netbox up | down | reset | status` against real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pynetbox
+import pytest
+from typer.testing import CliRunner
+
+from preau.app import app
+from preau.errors import ServiceError
+from preau.netbox_local import NetBoxSettings, client_settings, resolve_settings, service
+from preau.netbox_local.paths import Paths
+
+pytestmark = pytest.mark.netbox
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_is_idempotent(netbox_service: NetBoxSettings) -> None:
+    assert service.up() is False  # already healthy: nothing done
+    assert client_settings() == netbox_service
+
+
+def test_status_reports_healthy(netbox_service: NetBoxSettings) -> None:
+    st = service.status()
+    assert st.healthy, st
+    assert [s.name for s in st.services] == ["postgres", "redis", "netbox"]
+    assert all(s.pid for s in st.services)
+    assert st.netbox_version and st.netbox_version.startswith("4.7")
+    result = CliRunner().invoke(app, ["netbox", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["healthy"] is True
+    assert netbox_service.token not in result.output  # "token: set", never the token itself
+
+
+def test_api_accepts_the_token_and_refuses_a_bad_one(netbox_api: pynetbox.api) -> None:
+    assert netbox_api.status()["netbox-version"].startswith("4.7")
+    assert list(netbox_api.users.users.filter(username="admin"))
+    bad = pynetbox.api(
+        netbox_api.base_url.removesuffix("/api"), token="nbt_AAAAAAAAAAAA." + "B" * 40
+    )
+    with pytest.raises(pynetbox.RequestError) as err:
+        list(bad.dcim.sites.all())
+    assert err.value.req.status_code in (401, 403)
+
+
+def test_reset_wipes_what_a_test_created(netbox_api: pynetbox.api) -> None:
+    netbox_api.dcim.sites.create(name="Collège Reset", slug="college-reset")
+    assert netbox_api.dcim.sites.count() == 1
+    service.reset()
+    assert netbox_api.dcim.sites.count() == 0
+    # The seed keeps the admin and its token: the same client still works after the reset.
+    netbox_api.dcim.sites.create(name="Collège Reset", slug="college-reset")
+    assert netbox_api.dcim.sites.count() == 1
+
+
+def test_resolve_settings_prefers_env(
+    netbox_service: NetBoxSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert resolve_settings() == netbox_service
+    monkeypatch.setenv("PREAU_NETBOX_URL", "http://198.18.0.10:8000/")
+    monkeypatch.setenv("PREAU_NETBOX_TOKEN", "nbt_x.y")
+    assert resolve_settings() == NetBoxSettings("http://198.18.0.10:8000", "nbt_x.y")
+
+
+@pytest.fixture
+def second_instance(monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
+    """A second, throw-away local NetBox on other ports and directories.
+
+    Stopping it leaves the shared instance of the other tests alone. Its PostgreSQL data goes
+    under /var/tmp because pytest's tmp_path is not reachable by the `postgres` user.
+    """
+    root = Path(tempfile.mkdtemp(prefix="preau-nbtest-", dir="/var/tmp"))
+    root.chmod(0o755)
+    monkeypatch.setenv("PREAU_HOME", str(root / "home"))
+    monkeypatch.setenv("PREAU_NETBOX_PGROOT", str(root / "pg"))
+    monkeypatch.setenv("PREAU_NETBOX_PG_PORT", str(_free_port()))
+    monkeypatch.setenv("PREAU_NETBOX_REDIS_PORT", str(_free_port()))
+    monkeypatch.setenv("PREAU_NETBOX_PORT", str(_free_port()))
+    paths = Paths.from_env()
+    try:
+        yield paths
+    finally:
+        service.down(paths, purge=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_fresh_up_then_down_leaves_nothing_behind(second_instance: Paths) -> None:
+    paths = second_instance
+    assert client_settings(paths) is None  # never set up
+    assert service.up(paths) is True
+    settings = client_settings(paths)
+    assert settings is not None and settings.url == paths.url
+    assert (paths.secrets_file.stat().st_mode & 0o777) == 0o600
+    assert (paths.client_file.stat().st_mode & 0o777) == 0o600
+    api = pynetbox.api(settings.url, token=settings.token)
+    assert api.status()["netbox-version"].startswith("4.7")
+    pids = [s.pid for s in service.status(paths).services]
+    assert all(pids)
+
+    assert sorted(service.down(paths)) == ["netbox", "postgres", "redis"]
+    for pid in pids:
+        assert pid is not None and not os.path.exists(f"/proc/{pid}"), f"pid {pid} survived"
+    for port in (paths.pg_port, paths.redis_port, paths.netbox_port):
+        assert not _port_open(port), f"port {port} still open"
+    assert not service.status(paths).healthy
+    assert service.down(paths) == []  # idempotent
+
+
+def test_up_refuses_a_port_taken_by_someone_else(second_instance: Paths) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", second_instance.redis_port))
+        squatter.listen()
+        with pytest.raises(ServiceError, match=f"port {second_instance.redis_port}"):
+            service.up(second_instance)
