@@ -538,3 +538,19 @@ def shell_argv(host: str) -> tuple[list[str], dict[str, str]]:
         raise ServiceError(f"lab host {host}: not running (see `preau lab status`)")
     exe = subprocess.run(["which", "podman"], capture_output=True, text=True).stdout.strip()
     return [exe or "podman", "exec", "-it", name, "bash", "-l"], podman.env()
+
+
+def pid_of(host: str) -> int:
+    """The PID of a running lab host's init, to enter its namespaces from the host."""
+    name = host_container(host)
+    pid = _pids([name]).get(name, 0)
+    if not pid:
+        raise ServiceError(f"lab host {host}: not running (see `preau lab status`)")
+    return pid
+
+
+def set_sysctl(host: str, key: str, value: str) -> None:
+    """Set a network sysctl of a lab host from outside: /proc/sys is read-only inside containers."""
+    if not key.startswith("net."):
+        raise ServiceError(f"sysctl {key}: only net.* keys are per-container")
+    _sysctl(pid_of(host), key, value)
