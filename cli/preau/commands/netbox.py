@@ -99,3 +99,27 @@ def status(
         _out.print(f"token: {where}")
     if not st.healthy:
         raise typer.Exit(1)
+
+
+@app.command()
+def setup(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Create what preau needs in NetBox: custom fields, roles, platforms, types, tag, provider."""
+    from preau.errors import BadInput
+    from preau.netbox_local import resolve_settings
+    from preau.output import print_json, print_report
+    from preau.sot.netbox import NetBoxSource
+
+    settings = resolve_settings()
+    if settings is None:
+        raise BadInput(
+            "no NetBox configured: set PREAU_NETBOX_URL and PREAU_NETBOX_TOKEN, "
+            "or start the local one with `preau netbox up`"
+        )
+    report = NetBoxSource(settings).setup(dry_run=dry_run)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        print_report(report, f"setup of {settings.url}")
