@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import tempfile
@@ -32,6 +31,29 @@ def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _running(pid: int) -> bool:
+    """A process counts as gone once it is a zombie: init reaps daemons' zombies on its own."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children (gunicorn workers, PostgreSQL backends and helpers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def test_up_is_idempotent(netbox_service: NetBoxSettings) -> None:
@@ -114,12 +136,14 @@ def test_fresh_up_then_down_leaves_nothing_behind(second_instance: Paths) -> Non
     assert (paths.client_file.stat().st_mode & 0o777) == 0o600
     api = pynetbox.api(settings.url, token=settings.token)
     assert api.status()["netbox-version"].startswith("4.7")
-    pids = [s.pid for s in service.status(paths).services]
-    assert all(pids)
+    masters = [s.pid for s in service.status(paths).services]
+    assert all(masters)
+    pids = [p for m in masters if m for p in [m, *_children(m)]]
+    assert len(pids) > len(masters) + 2  # gunicorn workers and PostgreSQL helpers included
 
     assert sorted(service.down(paths)) == ["netbox", "postgres", "redis"]
     for pid in pids:
-        assert pid is not None and not os.path.exists(f"/proc/{pid}"), f"pid {pid} survived"
+        assert pid is not None and not _running(pid), f"pid {pid} survived"
     for port in (paths.pg_port, paths.redis_port, paths.netbox_port):
         assert not _port_open(port), f"port {port} still open"
     assert not service.status(paths).healthy
