@@ -115,16 +115,6 @@ def _plan(
     return dep, lab_topology.plan(dep, colleges, pcs=pcs, printers=printers, ent_apps=ent_apps)
 
 
-def _running_colleges() -> list[str]:
-    """The collèges the running lab was brought up for (from podman labels)."""
-    found = {
-        c.labels[lab_topology.LABEL_COLLEGE]
-        for c in lab_twin.lab_containers().values()
-        if lab_topology.LABEL_COLLEGE in c.labels
-    }
-    return sorted(found)
-
-
 @app.command("up")
 def up(
     college: Colleges = None,
@@ -142,6 +132,8 @@ def up(
         return
     with _out.status("lab up") as spinner:
         report = lab_twin.up(plan, say=lambda m: spinner.update(f"lab up: {m}"))
+    choice = {"colleges": list(plan.colleges), "pcs": pcs, "printers": printers}
+    lab_twin.remember({**choice, "ent_apps": ent_apps}, plan)
     done = (
         f"{len(report.created)} created, {len(report.started)} started, "
         f"{len(report.removed)} removed, {len(report.wired)} link(s) wired"
@@ -154,13 +146,15 @@ def up(
 
 
 def _plan_table(plan: lab_topology.LabPlan, title: str) -> None:
-    table = Table("host", "site", "role", "image", "interfaces", "routes", title=title)
+    table = Table(title=title)
+    table.add_column("host", no_wrap=True)
+    table.add_column("role / image")
+    table.add_column("interfaces", no_wrap=True)
+    table.add_column("routes")
     for h in plan.hosts:
         table.add_row(
             h.name,
-            h.site,
-            h.role,
-            h.image,
+            f"{h.role}\n[dim]{h.image}",
             "\n".join(f"{n.ifname} {n.address}" for n in h.nics),
             "\n".join(f"{r.destination} via {r.via}" for r in h.routes),
         )
@@ -192,7 +186,12 @@ def status(as_json: Json = False) -> None:
     if not rows:
         _out.print("[yellow]no lab running[/] (`preau lab up`)")
         return
-    table = Table("host", "role", "systemd", "interfaces", "first hop", title="lab hosts")
+    table = Table(title="lab hosts")
+    table.add_column("host", no_wrap=True)
+    for column in ("role", "systemd"):
+        table.add_column(column)
+    table.add_column("interfaces", no_wrap=True)
+    table.add_column("first hop")
     for r in rows:
         if r.state != "running":
             system = f"[red]container {r.state}"
@@ -215,15 +214,23 @@ def shell(host: Annotated[str, typer.Argument(help="Device name (or container na
 @app.command("inventory")
 def lab_inventory(
     college: Colleges = None,
-    pcs: Annotated[int, typer.Option("--pcs")] = 2,
-    printers: Annotated[int, typer.Option("--printers")] = 1,
-    ent_apps: Annotated[int, typer.Option("--ent-apps")] = 1,
+    pcs: Annotated[int | None, typer.Option("--pcs")] = None,
+    printers: Annotated[int | None, typer.Option("--printers")] = None,
+    ent_apps: Annotated[int | None, typer.Option("--ent-apps")] = None,
     source: Source = None,
     path: InventoryPath = None,
 ) -> None:
     """The lab hosts as an Ansible inventory (JSON, YAML-plugin structure), reached via podman.
 
-    Without --college, the collèges of the running lab (else the default one).
+    Options default to those of the last `preau lab up`, else to `up`'s defaults.
     """
-    dep, plan = _plan(college or _running_colleges() or None, pcs, printers, ent_apps, source, path)
+    last = lab_twin.remembered() or {}
+    dep, plan = _plan(
+        college or last.get("colleges"),
+        pcs if pcs is not None else last.get("pcs", 2),
+        printers if printers is not None else last.get("printers", 1),
+        ent_apps if ent_apps is not None else last.get("ent_apps", 1),
+        source,
+        path,
+    )
     print_json(lab_targets.ansible_inventory(dep, plan))

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from preau.errors import ServiceError
@@ -38,6 +39,7 @@ from preau.lab.topology import (
     LabPlan,
     Wire,
 )
+from preau.netbox_local.paths import state_root
 
 Say = Callable[[str], None]
 # podman and systemd calls are I/O bound; 4 at once keeps a 2-core CI machine responsive.
@@ -378,6 +380,30 @@ def wait_booted(containers: list[str], timeout: float = BOOT_TIMEOUT) -> dict[st
     return states
 
 
+# --- what the last `up` was asked for -----------------------------------------------------
+
+
+def choice_file() -> Path:
+    """`$PREAU_HOME/lab/choice.json`: the options of the last successful `up` and its hosts."""
+    return state_root() / "lab" / "choice.json"
+
+
+def remember(choice: dict[str, Any], plan: LabPlan) -> None:
+    """Record the options `up` was given, so `inventory` and `status` describe the same lab."""
+    path = choice_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**choice, "hosts": plan.names}, indent=2) + "\n")
+
+
+def remembered() -> dict[str, Any] | None:
+    """The options of the last `up`, or None if no lab was brought up since the last `down`."""
+    try:
+        data = json.loads(choice_file().read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 # --- down ---------------------------------------------------------------------------------
 
 
@@ -410,6 +436,7 @@ def down(say: Say = _quiet) -> DownReport:
         say(f"deleting the lab switch namespace {SWITCH_NETNS}")
         subprocess.run(["ip", "netns", "del", SWITCH_NETNS], check=True, capture_output=True)
         report.namespace = True
+    choice_file().unlink(missing_ok=True)
     report.seconds = time.monotonic() - start
     return report
 
@@ -514,10 +541,22 @@ def _host_status(c: Running) -> HostStatus:
 
 
 def status() -> list[HostStatus]:
-    """What runs, read from podman labels and the containers' own interfaces."""
-    found = sorted(lab_containers().values(), key=lambda c: (c.labels.get(LABEL_SITE, ""), c.name))
+    """What runs, read from podman labels and the containers' own interfaces.
+
+    Hosts the last `up` created that have no container any more are listed as `missing`.
+    """
+    present = lab_containers()
+    found = sorted(present.values(), key=lambda c: (c.labels.get(LABEL_SITE, ""), c.name))
     with ThreadPoolExecutor(WORKERS) as pool:
-        return list(pool.map(_host_status, found))
+        rows = list(pool.map(_host_status, found))
+    choice = remembered() or {}
+    known = {r.name for r in rows}
+    for name in choice.get("hosts", []):
+        if name not in known:
+            rows.append(
+                HostStatus(name, host_container(name), "?", "?", "missing", "-", [], None, None)
+            )
+    return rows
 
 
 def exec_in(host: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
