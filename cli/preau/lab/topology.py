@@ -62,6 +62,9 @@ IMAGE_FOR_ROLE = {
     "database": "ent",
 }
 ROUTER_ROLES = ("router", "core")
+# FRR's zebra and bgpd refuse to start without CAP_SYS_ADMIN (they keep it for netns/VRF
+# handling); NET_ADMIN and NET_RAW let nftables, tc and the routing daemons manage interfaces.
+ROUTER_CAPS = ("NET_ADMIN", "NET_RAW", "SYS_ADMIN")
 DATACENTRE_ROLES = ("load-balancer", "database", "portal-app")
 
 
@@ -140,7 +143,9 @@ class LabHost:
 
     def spec_hash(self) -> str:
         """A digest of what the container is created with; a change means recreate."""
-        return hashlib.sha256(f"{self.name}|{self.image}|{self.role}".encode()).hexdigest()[:12]
+        caps = ",".join(ROUTER_CAPS) if self.is_router else ""
+        spec = f"{self.name}|{self.image}|{self.role}|{caps}"
+        return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from preau.lab.topology import (
     LABEL_ROLE,
     LABEL_SITE,
     LABEL_SPEC,
+    ROUTER_CAPS,
     SWITCH_NETNS,
     LabHost,
     LabPlan,
@@ -169,7 +170,7 @@ def _run_container(host: LabHost, image_ref: str) -> None:
         args += ["--label", f"{LABEL_COLLEGE}={host.college}"]
     if host.is_router:
         # FRR, nftables and tc manage the router's own interfaces
-        args += ["--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW"]
+        args += [arg for cap in ROUTER_CAPS for arg in ("--cap-add", cap)]
     podman.run(*args, image_ref, "/sbin/init")
 
 
