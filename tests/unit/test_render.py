@@ -162,7 +162,7 @@ def test_only_wifi_is_masqueraded(dep: Departement) -> None:
     assert college.router is not None
     nft = render_device(dep, college, college.router)["etc/nftables.conf"]
     nat = [line for line in nft.splitlines() if "masquerade" in line and "iifname" in line]
-    assert nat == ['\t\tiifname { "lan0.30" } oifname "wan0" masquerade']
+    assert nat == ['\t\tiifname { "lan0.30" } oifname "wan0" counter masquerade']
 
 
 def test_printer_reservations_and_pxe(dep: Departement) -> None:

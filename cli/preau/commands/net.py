@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from preau.commands.options import InventoryPath, Json, Source
+from preau.commands.options import DryRun, InventoryPath, Json, Source
+from preau.deploys import net_apply
 from preau.errors import BadInput
 from preau.model import Departement, Site
 from preau.output import console, print_json
@@ -127,3 +128,96 @@ def goldens_(
             console.print(f"{case.id}: [green]ok")
     if failed:
         raise typer.Exit(1)
+
+
+Target = Annotated[
+    str,
+    typer.Option(
+        "--target", help="auto (the twin's container if it runs the router, else SSH), lab, ssh."
+    ),
+]
+OneCollege = Annotated[str, typer.Option("--college", "-c", help="Collège slug or UAI.")]
+
+
+@app.command("plan")
+def plan(
+    college: OneCollege,
+    target: Target = "auto",
+    source: Source = None,
+    path: InventoryPath = None,
+    json: Json = False,
+) -> None:
+    """Unified diff between the rendered router config and what runs on the router."""
+    dep = load(source, path)
+    p = net_apply.plan(dep, net_apply.target(dep, college, target))
+    if json:
+        print_json({"device": p.target.device.name, "changed": p.changed, "diff": p.diff})
+        return
+    if not p.changed:
+        console.print(f"[green]{p.target.device.name}: no difference[/]")
+        return
+    console.print(p.diff, markup=False, highlight=False)
+    console.print(f"[yellow]{p.target.device.name}: {len(p.changed)} file(s) differ[/]")
+
+
+@app.command("apply")
+def apply(
+    college: OneCollege,
+    dry_run: DryRun = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds the router has to confirm it is healthy.")
+    ] = net_apply.CONFIRM_TIMEOUT,
+    target: Target = "auto",
+    source: Source = None,
+    path: InventoryPath = None,
+    json: Json = False,
+) -> None:
+    """Push the router's config (only what differs); roll back if it is not healthy in time."""
+    dep = load(source, path)
+    t = net_apply.target(dep, college, target)
+    report = net_apply.apply(dep, t, dry_run=dry_run, timeout=timeout, say=console.print)
+    if json:
+        print_json(report.__dict__)
+        return
+    if not report.changed:
+        console.print(f"[green]{report.device}: nothing to change[/]")
+        return
+    files_ = ", ".join(report.changed)
+    if dry_run:
+        console.print(report.diff, markup=False, highlight=False)
+        console.print(f"[yellow]dry run: would write {files_}; reload {report.reloaded}[/]")
+        return
+    console.print(
+        f"[green]{report.device}: wrote {len(report.changed)} file(s), reloaded "
+        f"{', '.join(report.reloaded)}; healthy after {report.confirmed_in:.1f} s[/]"
+    )
+
+
+@app.command("bandwidth")
+def bandwidth(
+    college: OneCollege,
+    rate: Annotated[str, typer.Option("--rate", help="New commit rate: 200M, 1G...")],
+    dry_run: DryRun = False,
+    target: Target = "auto",
+    source: Source = None,
+    path: InventoryPath = None,
+    json: Json = False,
+) -> None:
+    """Change the uplink shaping live (no flow reset) and record the rate in the source."""
+    src = open_source(source, path)
+    dep = check(src.read())
+    mbps = net_apply.parse_rate(rate)
+    t = net_apply.target(dep, college, target)
+    report = net_apply.bandwidth(dep, t, mbps, dry_run=dry_run)
+    if not dry_run:
+        report.recorded = net_apply.record_commit_rate(
+            src, dep, t.site, mbps, f"preau net bandwidth: {report.old_mbps} -> {mbps} Mbit/s"
+        )
+    if json:
+        print_json(report.__dict__)
+        return
+    verb = "would change" if dry_run else "changed"
+    console.print(
+        f"[green]{report.device}: uplink {verb} {report.old_mbps} -> {mbps} Mbit/s[/]"
+        + (f"; recorded in {report.recorded}" if report.recorded else "")
+    )

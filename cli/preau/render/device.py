@@ -28,6 +28,7 @@ _LINUX_FILES = (
     ("usr/local/sbin/preau-shaping", "shaping.sh.j2"),
     ("etc/systemd/system/preau-shaping.service", "preau-shaping.service.j2"),
     ("etc/sysctl.d/90-preau-router.conf", "sysctl.conf.j2"),
+    ("etc/systemd/networkd.conf.d/preau.conf", "networkd.conf.j2"),
 )
 IOS_CONFIG = "startup-config"
 JUNOS_CONFIG = "juniper.conf"

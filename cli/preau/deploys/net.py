@@ -1,0 +1,165 @@
+"""pyinfra pieces for a site router: read its config files, write the ones that differ, reload.
+
+Which units reload after which file is data (`RELOADS`): Python decides what changed (by
+comparing the rendered files with `ConfigFiles`), these operations only do it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import tarfile
+from collections.abc import Iterable
+
+from pyinfra.api import FactBase, deploy
+from pyinfra.operations import files, server
+
+# A changed file -> the command that makes the running router use it. Order matters: links
+# and forwarding first, then the firewall (before routing announces anything), then services.
+RELOADS: tuple[tuple[str, str, str], ...] = (
+    ("sysctl", "etc/sysctl.d/", "sysctl -q -p /etc/sysctl.d/90-preau-router.conf"),
+    (
+        "networkd",
+        # also matches etc/systemd/networkd.conf.d/, which only a restart reads
+        "etc/systemd/network",
+        "systemctl enable -q systemd-networkd && systemctl restart systemd-networkd",
+    ),
+    ("nftables", "etc/nftables.conf", "systemctl enable -q nftables && nft -f /etc/nftables.conf"),
+    (
+        "shaping",
+        "usr/local/sbin/preau-shaping",
+        "systemctl daemon-reload && systemctl enable -q preau-shaping"
+        " && systemctl restart preau-shaping",
+    ),
+    (
+        "frr",
+        "etc/frr/",
+        # frr.conf alone reloads without dropping sessions when frr-reload.py (frr-pythontools)
+        # is installed; otherwise, and for a changed daemons file, FRR restarts
+        "systemctl enable -q frr && if systemctl is-active -q frr && "
+        "[ -x /usr/lib/frr/frr-reload.py ]; then systemctl reload frr; "
+        "else systemctl restart frr; fi",
+    ),
+    (
+        "dnsmasq",
+        "etc/dnsmasq.d/",
+        "systemctl enable -q dnsmasq && systemctl restart dnsmasq",
+    ),
+)
+ARCHIVE = "/run/preau-net.tar"
+# The daemons file decides which FRR daemons run: only a restart applies it.
+FRR_RESTART = "systemctl enable -q frr && systemctl restart frr"
+# preau-shaping.service sits under etc/systemd/system: it belongs to the shaping unit.
+_UNIT_OWNERS = {"etc/systemd/system/preau-shaping.service": "shaping"}
+
+
+def units_to_reload(changed: Iterable[str]) -> list[str]:
+    """The RELOADS names touched by these changed paths, in RELOADS order."""
+    touched = set()
+    for path in changed:
+        owner = _UNIT_OWNERS.get(path)
+        if owner:
+            touched.add(owner)
+            continue
+        for name, prefix, _ in RELOADS:
+            if path.startswith(prefix):
+                touched.add(name)
+    return [name for name, _, _ in RELOADS if name in touched]
+
+
+# A container's /proc/sys is read-only: the twin sets forwarding from outside (preau lab up),
+# so in the lab the sysctl step only checks that it holds.
+LAB_SYSCTL = "grep -qx 1 /proc/sys/net/ipv4/ip_forward"
+
+
+def reload_command(unit: str, changed: Iterable[str], lab: bool = False) -> str:
+    if unit == "frr" and "etc/frr/daemons" in set(changed):
+        return FRR_RESTART
+    if unit == "sysctl" and lab:
+        return LAB_SYSCTL
+    return next(cmd for name, _, cmd in RELOADS if name == unit)
+
+
+class ConfigFiles(FactBase):
+    """The current content of the given files (None for a missing one), in one round trip."""
+
+    def command(self, paths: list[str]) -> str:
+        # tar skips missing files with a warning on stderr; base64 keeps the output one line
+        quoted = " ".join(f"'{p}'" for p in paths)
+        return f"cd / && tar -cf - --ignore-failed-read {quoted} 2>/dev/null | base64 -w0; echo"
+
+    def requires_command(self, *args: object, **kwargs: object) -> str:
+        return "tar"
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        raw = base64.b64decode("".join(output).strip() or b"")
+        found: dict[str, str] = {}
+        if not raw:
+            return found
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+            for member in tar.getmembers():
+                if member.isfile():
+                    data = tar.extractfile(member)
+                    if data is not None:
+                        found[member.name] = data.read().decode("utf-8", errors="replace")
+        return found
+
+
+def archive(put: dict[str, tuple[str, int]]) -> bytes:
+    """The files to write as one tar (root-owned, with their modes): one upload, one unpack."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, (text, mode) in sorted(put.items()):
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(data), mode, 0, 0, 0
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@deploy("preau: router network configuration")
+def router_config(
+    put: dict[str, tuple[str, int]],
+    remove: list[str],
+    reloads: list[tuple[str, str]],
+) -> None:
+    """Write `put` ({path: (text, mode)}), delete `remove`, then run each (unit, command).
+
+    The files travel as one archive: each file operation is a round trip to the host, and a
+    router has about twenty files.
+    """
+    steps = []
+    if put:
+        files.put(
+            name="upload the configuration archive",
+            src=io.BytesIO(archive(put)),
+            dest=ARCHIVE,
+            mode="600",
+        )
+        steps.append(f"tar -C / -xpf {ARCHIVE} && rm -f {ARCHIVE}")
+    if remove:
+        steps.append("rm -f " + " ".join(f"'/{p}'" for p in remove))
+    if steps:
+        server.shell(name=f"write {len(put)} file(s), remove {len(remove)}", commands=steps)
+    for unit, command in reloads:
+        server.shell(name=f"reload {unit}", commands=[command])
+
+
+@deploy("preau: change the uplink shaping rate live")
+def shaping_rate(ifname: str, rate: str, quantum: int, script: str) -> None:
+    """`tc class change` keeps every flow; the script is rewritten so a reboot keeps the rate."""
+    server.shell(
+        name=f"tc class change {ifname} {rate}",
+        commands=[
+            f"tc class change dev {ifname} parent 1: classid 1:10 htb rate {rate} ceil {rate} "
+            f"quantum {quantum}"
+        ],
+    )
+    files.put(
+        name="write /usr/local/sbin/preau-shaping",
+        src=io.StringIO(script),
+        dest="/usr/local/sbin/preau-shaping",
+        mode="755",
+        user="root",
+        group="root",
+    )
