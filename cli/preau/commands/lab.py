@@ -136,9 +136,12 @@ def up(
     lab_twin.remember({**choice, "ent_apps": ent_apps}, plan)
     done = (
         f"{len(report.created)} created, {len(report.started)} started, "
-        f"{len(report.removed)} removed, {len(report.wired)} link(s) wired"
+        f"{len(report.removed)} removed, {len(report.wired)} link(s) wired, "
+        f"{len(report.configured)} host(s) configured"
     )
     verdict = done if report.changed else "nothing to change"
+    if report.degraded:
+        _out.print(f"[yellow]degraded (failed units): {', '.join(report.degraded)}")
     _out.print(
         f"[green]lab up[/] ({', '.join(plan.colleges)}): {len(plan.hosts)} hosts, "
         f"{verdict}, {report.seconds:.1f} s"

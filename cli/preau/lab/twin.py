@@ -185,11 +185,14 @@ class UpReport:
     started: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     wired: list[str] = field(default_factory=list)
+    configured: list[str] = field(default_factory=list)
+    # hosts whose systemd finished booting with failed units (`systemctl --failed` inside)
+    degraded: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.started or self.removed or self.wired)
+        return bool(self.created or self.started or self.removed or self.wired or self.configured)
 
 
 def image_refs(plan: LabPlan, say: Say = _quiet) -> dict[str, str]:
@@ -243,10 +246,12 @@ def up(plan: LabPlan, say: Say = _quiet, wait: bool = True) -> UpReport:
     pids = _pids([h.container for h in plan.hosts])
     _ensure_wires(plan, pids, report, say)
     for host in plan.hosts:
-        _configure(host, pids[host.container])
+        if _configure(host, pids[host.container]):
+            report.configured.append(host.name)
     if wait:
         say("waiting for systemd in every host")
-        wait_booted([h.container for h in plan.hosts])
+        states = wait_booted([h.container for h in plan.hosts])
+        report.degraded = sorted(n for n, state in states.items() if state != "running")
     report.seconds = time.monotonic() - start
     return report
 
@@ -340,18 +345,41 @@ def _wire_p2p(
     return True
 
 
-def _configure(host: LabHost, pid: int) -> None:
-    """Addresses, routes and forwarding: `replace` makes every line idempotent."""
-    lines = ["link set lo up"]
+def _configure(host: LabHost, pid: int) -> bool:
+    """Addresses exactly as the model says; baseline routes only where none exists; forwarding.
+
+    A route already present is left alone: once the network layer has configured a router
+    (FRR learning the default route, say), a later `up` must not override it. Returns True if
+    anything was changed.
+    """
+    current = json.loads(_ip("-j", "-4", "addr", "show", pid=pid) or "[]")
+    have = {
+        (link["ifname"], f"{a['local']}/{a['prefixlen']}")
+        for link in current
+        for a in link.get("addr_info", [])
+        if a.get("scope") == "global"
+    }
+    up = {link["ifname"] for link in current if "UP" in link.get("flags", [])}
+    lines = [] if "lo" in up else ["link set lo up"]
+    wanted = {(n.ifname, str(n.address)) for n in host.nics if n.address is not None}
     for nic in host.nics:
-        lines.append(f"link set {nic.ifname} up")
-        if nic.address is not None:
-            lines.append(f"addr replace {nic.address} dev {nic.ifname}")
+        if nic.ifname not in up:
+            lines.append(f"link set {nic.ifname} up")
+    planned = {n.ifname for n in host.nics}
+    # deletions first: removing a primary address also removes the secondaries added after it
+    for ifname, address in sorted(have - wanted):
+        if ifname in planned:  # an address the model no longer gives this interface
+            lines.append(f"addr del {address} dev {ifname}")
+    for ifname, address in sorted(wanted - have):
+        lines.append(f"addr add {address} dev {ifname}")
     for route in host.routes:
-        lines.append(f"route replace {route.destination} via {route.via}")
+        if not json.loads(_ip("-j", "-4", "route", "show", route.destination, pid=pid) or "[]"):
+            lines.append(f"route add {route.destination} via {route.via}")
     if host.is_router:
         _sysctl(pid, "net.ipv4.ip_forward", "1")
-    _ip_batch(lines, pid, host.name)
+    if lines:
+        _ip_batch(lines, pid, host.name)
+    return bool(lines)
 
 
 def system_state(container: str) -> str:
