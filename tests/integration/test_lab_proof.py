@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from netaddr import IPAddress
 
 from fixtures.lab import Lab
 from preau.lab import twin
@@ -124,6 +125,22 @@ def test_up_repairs_a_stopped_host_and_a_lost_bridge(lab: Lab) -> None:
     assert f"{pc}:eth0" in report.wired
     assert _ttl(lab, pc, fs) == 63
     assert not lab.up().changed
+
+
+def test_up_puts_back_the_model_address_and_route(lab: Lab) -> None:
+    pc = lab.one("pc")
+    pid = str(twin.pid_of(pc.name))
+    stray = "198.18.0.250/24" if pc.address != IPAddress("198.18.0.250") else "198.18.0.251/24"
+    subprocess.run(
+        ["nsenter", "-t", pid, "-n", "sh", "-c",
+         f"ip addr flush dev eth0 && ip addr add {stray} dev eth0"],
+        check=True,
+    )  # fmt: skip
+    report = lab.up()
+    assert pc.name in report.configured
+    rows = {r.name: r for r in twin.status()}
+    assert rows[pc.name].addresses == [f"eth0 {pc.nics[0].address}"]
+    assert rows[pc.name].reachable
 
 
 def test_down_leaves_nothing_behind_and_up_rebuilds(lab: Lab) -> None:
