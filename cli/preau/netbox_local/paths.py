@@ -11,6 +11,7 @@ Everything is computed from the environment so tests and users can move it:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,10 @@ def _port(var: str, default: int) -> int:
     if not 1024 <= port <= 65535:
         raise BadInput(f"{var}={raw!r}: a port must be a number between 1024 and 65535")
     return port
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def running_as_root() -> bool:
@@ -73,8 +78,11 @@ class Paths:
         if os.environ.get("PREAU_NETBOX_PGROOT"):
             pg_root = Path(os.environ["PREAU_NETBOX_PGROOT"])
         elif running_as_root():
-            # postgres refuses to run as root and cannot traverse /root (mode 700).
-            pg_root = Path("/var/lib/preau/netbox")
+            # postgres refuses to run as root and cannot traverse /root (mode 700). A
+            # non-default PREAU_HOME (a test, a second instance) gets a cluster of its own.
+            default = home == Path.home() / ".local" / "state" / "preau" / "netbox"
+            suffix = "" if default else "-" + _short_hash(str(home))
+            pg_root = Path(f"/var/lib/preau/netbox{suffix}")
         else:
             pg_root = home / "pg"
         return cls(
