@@ -361,6 +361,12 @@ def plan(entries: list[RosterEntry], state: Mapping[str, Any] | None = None) -> 
     )
 
 
+def classes_in_state(state: Mapping[str, Any] | None) -> list[str]:
+    """Class slugs of the active accounts an earlier import left (shares stay without a roster)."""
+    accounts = (state or {}).get("accounts", {}).values()
+    return sorted({c for a in accounts if a.get("enabled", True) for c in a.get("classes", [])})
+
+
 def plan_csv(text: str, state: Mapping[str, Any] | None = None, source: str = "roster") -> Plan:
     """Parse then plan: the whole roster is checked before anything is decided."""
     return plan(parse(text, source), state)

@@ -17,6 +17,7 @@ from preau.roster import (
     _name_part,
     assign_logins,
     class_slug,
+    classes_in_state,
     fold,
     login_base,
     parse,
@@ -202,3 +203,10 @@ def test_csv_round_trip(people: list[tuple[str, str, date, str]]) -> None:
     entries = _entries(people)
     parsed = parse(_csv(entries))
     assert [(e.key, e.classes) for e in parsed] == [(e.key, e.classes) for e in entries]
+
+
+def test_classes_survive_in_state() -> None:
+    p = plan_csv(HEADER + "6A;Martin;Léa;01/01/2014;élève\n5B;Durand;Paul;02/02/2014;élève\n")
+    assert classes_in_state(p.state) == ["5b", "6a"]
+    gone = plan_csv(HEADER + "6A;Martin;Léa;01/01/2014;élève\n", p.state)
+    assert classes_in_state(gone.state) == ["6a"]

@@ -8,7 +8,7 @@ from ansible.errors import AnsibleFilterError
 
 try:
     from preau.errors import ValidationFailed
-    from preau.roster import plan_csv
+    from preau.roster import classes_in_state, plan_csv
 except ImportError as exc:  # pragma: no cover - depends on how Ansible was started
     raise ImportError(
         "the preau package is not importable: run Ansible from the project venv (.venv/bin)"
@@ -24,6 +24,14 @@ def preau_roster_plan(text: str, state: Any = None, source: str = "roster") -> d
         raise AnsibleFilterError(str(exc)) from None
 
 
+def preau_roster_classes(state: Any) -> list[str]:
+    """`{{ state | preau_roster_classes }}`: class slugs of the accounts already imported."""
+    return classes_in_state(state or {})
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"preau_roster_plan": preau_roster_plan}
+        return {
+            "preau_roster_plan": preau_roster_plan,
+            "preau_roster_classes": preau_roster_classes,
+        }
