@@ -1,0 +1,205 @@
+"""The portal's WSGI application (served by gunicorn, one process per instance).
+
+Sessions are Redis keys `sess:<token>` -> pupil id, so any instance serves any session.
+PostgreSQL connections are one per worker thread, opened lazily and reopened after an error.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs
+
+import psycopg2
+import redis
+
+from enc_portal import config, passwords
+
+SETTINGS = config.load()
+COOKIE = "ENCSESSION"
+DAYS = ["", "Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi"]
+_local = threading.local()
+_redis = redis.Redis.from_url(SETTINGS.redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+StartResponse = Callable[..., Any]
+
+
+class Response:
+    def __init__(self, status: str, body: str = "", headers: list[tuple[str, str]] | None = None):
+        self.status = status
+        self.body = body.encode()
+        self.headers = [("Content-Type", "text/html; charset=utf-8"), *(headers or [])]
+
+
+def _db() -> Any:
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = psycopg2.connect(SETTINGS.dsn, connect_timeout=3)
+        conn.autocommit = True
+        _local.conn = conn
+    return conn
+
+
+def _query(sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    try:
+        with _db().cursor() as cur:
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+    except psycopg2.Error:
+        # a broken connection must not poison the thread: reopen on the next request
+        _local.conn = None
+        raise
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang=fr><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)} - ENC (portail de test)</title></head><body>"
+        "<nav><a href=/>Accueil</a> <a href=/timetable>Emploi du temps</a> "
+        "<a href=/homework>Cahier de textes</a> <a href=/messages>Messagerie</a></nav>"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def _session(environ: dict[str, Any]) -> int | None:
+    cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+    morsel = cookie.get(COOKIE)
+    if morsel is None:
+        return None
+    value = _redis.get(f"sess:{morsel.value}")
+    return int(value) if value else None
+
+
+def login_form(_environ: dict[str, Any], error: str = "") -> Response:
+    return Response(
+        "200 OK",
+        _page(
+            "Connexion",
+            f"<p>{html.escape(error)}</p><form method=post action=/login>"
+            "<input name=login><input name=password type=password><button>Entrer</button></form>",
+        ),
+    )
+
+
+def login(environ: dict[str, Any]) -> Response:
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    form = parse_qs(environ["wsgi.input"].read(min(size, 4096)).decode())
+    user = form.get("login", [""])[0]
+    password = form.get("password", [""])[0]
+    rows = _query("SELECT id, pw_salt, pw_hash FROM pupils WHERE login = %s", (user,))
+    if not rows or not passwords.check(password, rows[0][1], rows[0][2]):
+        resp = login_form(environ, "Identifiant ou mot de passe incorrect.")
+        resp.status = "401 Unauthorized"
+        return resp
+    token = secrets.token_urlsafe(24)
+    _redis.setex(f"sess:{token}", SETTINGS.session_ttl, rows[0][0])
+    return Response(
+        "303 See Other",
+        headers=[
+            ("Location", "/"),
+            ("Set-Cookie", f"{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Lax"),
+        ],
+    )
+
+
+def logout(environ: dict[str, Any]) -> Response:
+    cookie = SimpleCookie(environ.get("HTTP_COOKIE", "")).get(COOKIE)
+    if cookie is not None:
+        _redis.delete(f"sess:{cookie.value}")
+    return Response("303 See Other", headers=[("Location", "/login")])
+
+
+def dashboard(pupil: int) -> Response:
+    name, klass = _query("SELECT full_name, class_name FROM pupils WHERE id = %s", (pupil,))[0]
+    unread = _query(
+        "SELECT count(*) FROM messages WHERE pupil_id = %s AND unread", (pupil,)
+    )[0][0]
+    return Response(
+        "200 OK",
+        _page(
+            f"Bonjour {name}",
+            f"<p>Classe : {html.escape(klass)}</p><p>Messages non lus : {unread}</p>",
+        ),
+    )
+
+
+def timetable(pupil: int) -> Response:
+    rows = _query(
+        "SELECT t.weekday, t.slot, t.subject, t.room FROM timetable t "
+        "JOIN pupils p ON p.class_name = t.class_name WHERE p.id = %s ORDER BY 1, 2",
+        (pupil,),
+    )
+    cells = "".join(
+        f"<tr><td>{DAYS[d]}</td><td>{s}</td><td>{html.escape(subj)}</td><td>{room}</td></tr>"
+        for d, s, subj, room in rows
+    )
+    return Response("200 OK", _page("Emploi du temps", f"<table>{cells}</table>"))
+
+
+def homework(pupil: int) -> Response:
+    rows = _query(
+        "SELECT h.due, h.subject, h.body FROM homework h JOIN pupils p "
+        "ON p.class_name = h.class_name WHERE p.id = %s "
+        "AND h.due BETWEEN current_date AND current_date + 14 ORDER BY h.due",
+        (pupil,),
+    )
+    items = "".join(
+        f"<li>{due:%d/%m} {html.escape(subj)} : {html.escape(body)}</li>"
+        for due, subj, body in rows
+    )
+    return Response("200 OK", _page("Cahier de textes", f"<ul>{items}</ul>"))
+
+
+def messages(pupil: int) -> Response:
+    rows = _query(
+        "SELECT sent, sender, subject, unread FROM messages WHERE pupil_id = %s "
+        "ORDER BY sent DESC LIMIT 20",
+        (pupil,),
+    )
+    items = "".join(
+        f"<li>{'*' if unread else ''}{sent:%d/%m %H:%M} {html.escape(sender)} : "
+        f"{html.escape(subject)}</li>"
+        for sent, sender, subject, unread in rows
+    )
+    return Response("200 OK", _page("Messagerie", f"<ul>{items}</ul>"))
+
+
+PAGES: dict[str, Callable[[int], Response]] = {
+    "/": dashboard,
+    "/timetable": timetable,
+    "/homework": homework,
+    "/messages": messages,
+}
+
+
+def route(environ: dict[str, Any]) -> Response:
+    path = environ.get("PATH_INFO", "/")
+    method = environ.get("REQUEST_METHOD", "GET")
+    if path == "/healthz":
+        return Response("200 OK", "ok", [("Content-Type", "text/plain")])
+    if path == "/login":
+        return login(environ) if method == "POST" else login_form(environ)
+    if path == "/logout" and method == "POST":
+        return logout(environ)
+    page = PAGES.get(path)
+    if page is None:
+        return Response("404 Not Found", _page("Introuvable", ""))
+    pupil = _session(environ)
+    if pupil is None:
+        return Response("303 See Other", headers=[("Location", "/login")])
+    return page(pupil)
+
+
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    try:
+        resp = route(environ)
+    except (psycopg2.Error, redis.RedisError) as exc:
+        resp = Response("503 Service Unavailable", f"backend unavailable: {type(exc).__name__}")
+    headers = [*resp.headers, ("Content-Length", str(len(resp.body))),
+               ("X-Instance", SETTINGS.instance)]
+    start_response(resp.status, headers)
+    return [resp.body]
