@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -133,7 +134,8 @@ def up(
     with _out.status("lab up") as spinner:
         report = lab_twin.up(plan, say=lambda m: spinner.update(f"lab up: {m}"))
     choice = {"colleges": list(plan.colleges), "pcs": pcs, "printers": printers}
-    lab_twin.remember({**choice, "ent_apps": ent_apps}, plan)
+    where = {"source": source, "path": str(path) if path else None}
+    lab_twin.remember({**choice, "ent_apps": ent_apps, **where}, plan)
     done = (
         f"{len(report.created)} created, {len(report.started)} started, "
         f"{len(report.removed)} removed, {len(report.wired)} link(s) wired, "
@@ -225,7 +227,8 @@ def lab_inventory(
 ) -> None:
     """The lab hosts as an Ansible inventory (JSON, YAML-plugin structure), reached via podman.
 
-    Options default to those of the last `preau lab up`, else to `up`'s defaults.
+    Options (source of truth included) default to those of the last `preau lab up`, else to
+    `up`'s defaults.
     """
     last = lab_twin.remembered() or {}
     dep, plan = _plan(
@@ -233,7 +236,7 @@ def lab_inventory(
         pcs if pcs is not None else last.get("pcs", 2),
         printers if printers is not None else last.get("printers", 1),
         ent_apps if ent_apps is not None else last.get("ent_apps", 1),
-        source,
-        path,
+        source or last.get("source"),
+        path or (Path(last["path"]) if last.get("path") else None),
     )
     print_json(lab_targets.ansible_inventory(dep, plan))

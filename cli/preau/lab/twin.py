@@ -13,11 +13,13 @@ configuration with the rendered one (FRR, nftables, dnsmasq, tc).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +94,37 @@ def _sysctl(pid: int, key: str, value: str) -> None:
 def _links(netns: str | None = None, pid: int | None = None) -> dict[str, dict[str, Any]]:
     raw = _ip("-j", "link", "show", netns=netns, pid=pid)
     return {link["ifname"]: link for link in json.loads(raw or "[]")}
+
+
+# The lab is one per machine (fixed container and namespace names): one up/down at a time.
+LOCK = Path("/run/lock/preau-lab.lock")
+LOCK_TIMEOUT = 900.0
+
+
+@contextlib.contextmanager
+def _exclusive(say: Say) -> Iterator[None]:
+    """Hold the machine-wide lab lock; wait (saying so) while another up/down runs."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("a") as handle:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ServiceError(
+                        f"another `preau lab up/down` has held {LOCK} for {LOCK_TIMEOUT:.0f} s"
+                    ) from None
+                if not told:
+                    say("waiting for another preau lab up/down to finish")
+                    told = True
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def require_root() -> None:
@@ -209,6 +242,11 @@ def image_refs(plan: LabPlan, say: Say = _quiet) -> dict[str, str]:
 def up(plan: LabPlan, say: Say = _quiet, wait: bool = True) -> UpReport:
     """Converge the machine to `plan`; idempotent."""
     require_root()
+    with _exclusive(say):
+        return _up(plan, say, wait)
+
+
+def _up(plan: LabPlan, say: Say, wait: bool) -> UpReport:
     start = time.monotonic()
     report = UpReport()
     refs = image_refs(plan, say)
@@ -447,6 +485,11 @@ class DownReport:
 def down(say: Say = _quiet) -> DownReport:
     """Remove every lab container, podman network and the switch namespace (its bridges, veths)."""
     require_root()
+    with _exclusive(say):
+        return _down(say)
+
+
+def _down(say: Say) -> DownReport:
     start = time.monotonic()
     report = DownReport()
     names = list(lab_containers())
