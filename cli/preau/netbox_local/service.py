@@ -792,7 +792,12 @@ def up(
         step("database")
         reseed = migrate or fresh or not _seed_current(paths, secrets)
         if not reseed and not _db_exists(paths, DB):
-            _psql_super(paths, f"CREATE DATABASE {DB} OWNER {DB_USER} TEMPLATE {SEED_DB}")
+            try:
+                _psql_super(paths, f"CREATE DATABASE {DB} OWNER {DB_USER} TEMPLATE {SEED_DB}")
+            except ServiceError as exc:
+                # A reset from a process without the lock (an older preau) re-created it.
+                if "already exists" not in str(exc):
+                    raise
 
         step("token")
         if reseed:
@@ -849,6 +854,11 @@ def down(paths: Paths | None = None, *, purge: bool = False) -> list[str]:
 def reset(paths: Paths | None = None) -> None:
     """Put the database back to the clean seed (admin user and token kept) in about 0.3 s."""
     paths = paths or Paths.from_env()
+    with _locked(paths):  # an `up` checking for the database must not see it half-reset
+        _reset(paths)
+
+
+def _reset(paths: Paths) -> None:
     if not _pg_running(paths):
         raise ServiceError("the local NetBox is not up: run `preau netbox up` first")
     secrets, _ = secrets_store.load_or_create(paths.secrets_file)
