@@ -129,7 +129,9 @@ def ensure_venv(paths: Paths, note: Callable[[str], None] = lambda _: None) -> b
             _run([str(uv), "venv", "-q", "--python", py, str(target)], log, env)
 
             def install(args: list[str]) -> None:
-                _run([str(uv), "pip", "install", "-q", "--python", vpy, *args], log, env)
+                # Compiled now, once, rather than by the first NetBox start (pip does it too).
+                cmd = [str(uv), "pip", "install", "-q", "--compile-bytecode", "--python", vpy]
+                _run([*cmd, *args], log, env)
         else:
             _run([py, "-m", "venv", str(target)], log, env)
 
