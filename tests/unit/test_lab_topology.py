@@ -109,3 +109,22 @@ def test_unknown_college_is_refused_by_name(dep: Departement) -> None:
 def test_college_by_uai(dep: Departement) -> None:
     second = dep.colleges[1]
     assert topology.plan(dep, [second.uai]).colleges == (second.slug,)
+
+
+def test_egress_adds_a_way_out_through_the_core_only(dep: Departement) -> None:
+    plain = topology.plan(dep)
+    assert not plain.egress
+    assert topology.EGRESS_CORE_IF not in {n.ifname for n in plain.host("thd-core").nics}
+    plan = topology.plan(dep, egress=True)
+    core = plan.host(topology.CORE_NAME)
+    assert core.nic(topology.EGRESS_CORE_IF).address == topology.EGRESS_LINK
+    routes = {(r.destination, r.via) for r in core.routes}
+    assert ("default", topology.EGRESS_HOST_ADDRESS) in routes
+    sites = [dep.datacentre, dep.colleges[0]]
+    assert set(plan.routed) == {str(s.container) for s in sites} | {
+        str(s.circuit.uplink) for s in sites
+    }
+    # nothing else changes: the other hosts are the same
+    assert [h for h in plan.hosts if h.name != topology.CORE_NAME] == [
+        h for h in plain.hosts if h.name != topology.CORE_NAME
+    ]

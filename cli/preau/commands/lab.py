@@ -111,9 +111,13 @@ def _plan(
     ent_apps: int = 1,
     source: Source = None,
     path: InventoryPath = None,
+    egress: bool = False,
 ) -> tuple[Departement, lab_topology.LabPlan]:
     dep = open_source(source, path).read()
-    return dep, lab_topology.plan(dep, colleges, pcs=pcs, printers=printers, ent_apps=ent_apps)
+    plan = lab_topology.plan(
+        dep, colleges, pcs=pcs, printers=printers, ent_apps=ent_apps, egress=egress
+    )
+    return dep, plan
 
 
 @app.command("up")
@@ -122,12 +126,20 @@ def up(
     pcs: Annotated[int, typer.Option("--pcs", help="PCs per collège (VLANs alternate).")] = 2,
     printers: Annotated[int, typer.Option("--printers", help="Printers per collège.")] = 1,
     ent_apps: Annotated[int, typer.Option("--ent-apps", help="ENT portal app hosts.")] = 1,
+    egress: Annotated[
+        bool,
+        typer.Option(
+            "--egress",
+            help="Let lab hosts reach the outside (Debian mirror) through the core: "
+            "a veth to this machine, host routes and a masquerade rule (table ip preau_lab).",
+        ),
+    ] = False,
     dry_run: DryRun = False,
     source: Source = None,
     path: InventoryPath = None,
 ) -> None:
     """Bring the twin up (or repair it) for the chosen collèges; removes lab hosts not chosen."""
-    _dep, plan = _plan(college, pcs, printers, ent_apps, source, path)
+    _dep, plan = _plan(college, pcs, printers, ent_apps, source, path, egress)
     if dry_run:
         _plan_table(plan, "would bring up")
         return
@@ -135,7 +147,7 @@ def up(
         report = lab_twin.up(plan, say=lambda m: spinner.update(f"lab up: {m}"))
     choice = {"colleges": list(plan.colleges), "pcs": pcs, "printers": printers}
     where = {"source": source, "path": str(path) if path else None}
-    lab_twin.remember({**choice, "ent_apps": ent_apps, **where}, plan)
+    lab_twin.remember({**choice, "ent_apps": ent_apps, "egress": egress, **where}, plan)
     done = (
         f"{len(report.created)} created, {len(report.started)} started, "
         f"{len(report.removed)} removed, {len(report.wired)} link(s) wired, "
@@ -238,5 +250,6 @@ def lab_inventory(
         ent_apps if ent_apps is not None else last.get("ent_apps", 1),
         source or last.get("source"),
         path or (Path(last["path"]) if last.get("path") else None),
+        bool(last.get("egress")),
     )
     print_json(lab_targets.ansible_inventory(dep, plan))

@@ -38,6 +38,13 @@ from preau.model.facts import gateway
 SWITCH_NETNS = "preau-lab-sw"
 CONTAINER_PREFIX = "preau-lab-"
 CORE_NAME = "thd-core"
+# Optional way out (`up --egress`): a veth from the machine to the core, on a /31 of the
+# shared range that the model never allocates (its uplinks come from 100.64.0.0/16).
+EGRESS_HOST_IF = "plx-core"
+EGRESS_CORE_IF = "inet0"
+EGRESS_LINK = IPNetwork("100.127.255.255/31")
+EGRESS_HOST_ADDRESS = IPAddress("100.127.255.254")
+EGRESS_NFT_TABLE = "preau_lab"
 # podman labels on every lab container: `down` and `status` find the lab through them alone.
 LABEL = "preau.lab"
 LABEL_SITE = "preau.site"
@@ -157,6 +164,9 @@ class LabPlan:
     hosts: tuple[LabHost, ...]
     bridges: tuple[Bridge, ...]
     wires: tuple[Wire, ...]
+    # egress: the machine routes `routed` (site containers, uplinks) to the core, masquerades them
+    egress: bool = False
+    routed: tuple[str, ...] = ()
 
     def host(self, name: str) -> LabHost:
         for h in self.hosts:
@@ -320,8 +330,13 @@ def plan(
     pcs: int = 2,
     printers: int = 1,
     ent_apps: int = 1,
+    egress: bool = False,
 ) -> LabPlan:
-    """The twin for `colleges` (slugs or UAIs; default: the first collège of the département)."""
+    """The twin for `colleges` (slugs or UAIs; default: the first collège of the département).
+
+    With `egress`, the core also gets `EGRESS_CORE_IF` towards the machine, which routes and
+    masquerades lab traffic to the outside (the Debian mirror, for roles that install packages).
+    """
     if pcs < 0 or printers < 0 or ent_apps < 0:
         raise BadInput("--pcs, --printers, --ent-apps: counts cannot be negative")
     if not dep.colleges:
@@ -362,6 +377,21 @@ def plan(
         assert site.circuit is not None
         core_nics.append(Nic(core_ifname(site), IPNetwork(f"{site.circuit.core_address}/31"), None))
         core_routes.append(Route(str(site.container), site.circuit.site_address))
+    if egress:
+        clash = [
+            s.slug
+            for s in sites
+            if s.container == EGRESS_LINK
+            or (s.circuit and s.circuit.uplink == EGRESS_LINK)
+            or EGRESS_LINK in s.container
+        ]
+        if clash:
+            raise BadInput(
+                f"site {clash[0]}: prefixes: overlaps the lab's egress link {EGRESS_LINK.cidr}; "
+                "run without --egress"
+            )
+        core_nics.append(Nic(EGRESS_CORE_IF, EGRESS_LINK, None))
+        core_routes.append(Route("default", EGRESS_HOST_ADDRESS))
     hosts.insert(
         0,
         LabHost(
@@ -379,4 +409,11 @@ def plan(
         hosts=tuple(hosts),
         bridges=tuple(bridges),
         wires=tuple(wires),
+        egress=egress,
+        routed=tuple(
+            [
+                *(str(s.container) for s in sites),
+                *(str(s.circuit.uplink) for s in sites if s.circuit),
+            ]
+        ),
     )

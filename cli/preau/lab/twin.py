@@ -29,6 +29,12 @@ from preau.errors import ServiceError
 from preau.lab import images as lab_images
 from preau.lab import podman
 from preau.lab.topology import (
+    CORE_NAME,
+    EGRESS_CORE_IF,
+    EGRESS_HOST_ADDRESS,
+    EGRESS_HOST_IF,
+    EGRESS_LINK,
+    EGRESS_NFT_TABLE,
     LABEL,
     LABEL_COLLEGE,
     LABEL_DEVICE,
@@ -283,6 +289,10 @@ def _up(plan: LabPlan, say: Say, wait: bool) -> UpReport:
     _ensure_switch(plan, report, say)
     pids = _pids([h.container for h in plan.hosts])
     _ensure_wires(plan, pids, report, say)
+    if plan.egress:
+        _ensure_egress(plan, pids[f"preau-lab-{CORE_NAME}"], report)
+    elif _remove_egress():
+        report.removed.append("egress")
     for host in plan.hosts:
         if _configure(host, pids[host.container]):
             report.configured.append(host.name)
@@ -383,6 +393,64 @@ def _wire_p2p(
     return True
 
 
+def _ensure_egress(plan: LabPlan, core_pid: int, report: UpReport) -> None:
+    """The machine's end of the way out: a veth to the core, routes back, masquerade."""
+    core_links = _links(pid=core_pid)
+    host_links = _links()
+    if EGRESS_CORE_IF not in core_links or EGRESS_HOST_IF not in host_links:
+        if EGRESS_HOST_IF in host_links:
+            _ip("link", "del", EGRESS_HOST_IF)
+        if EGRESS_CORE_IF in core_links:
+            _ip("link", "del", EGRESS_CORE_IF, pid=core_pid)
+        _ip("link", "add", EGRESS_HOST_IF, "type", "veth", "peer", "name", EGRESS_CORE_IF,
+            "netns", str(core_pid))  # fmt: skip
+        report.wired.append(f"{CORE_NAME}:{EGRESS_CORE_IF}")
+    _ip("addr", "replace", f"{EGRESS_HOST_ADDRESS}/{EGRESS_LINK.prefixlen}", "dev", EGRESS_HOST_IF)
+    _ip("link", "set", EGRESS_HOST_IF, "up")
+    core = str(EGRESS_LINK.ip)
+    routes = json.loads(_ip("-j", "-4", "route", "show", "dev", EGRESS_HOST_IF) or "[]")
+    for route in routes:
+        if route.get("gateway") and route["dst"] not in plan.routed:
+            _ip("route", "del", route["dst"], "dev", EGRESS_HOST_IF)
+    for prefix in plan.routed:
+        _ip("route", "replace", prefix, "via", core, "dev", EGRESS_HOST_IF)
+    # the machine forwards for podman already; say so explicitly for the lab's traffic
+    subprocess.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True, capture_output=True)
+    sources = ", ".join(plan.routed)
+    ruleset = (
+        f"table ip {EGRESS_NFT_TABLE} {{}}\n"
+        f"delete table ip {EGRESS_NFT_TABLE}\n"
+        f"table ip {EGRESS_NFT_TABLE} {{\n"
+        "  chain postrouting {\n"
+        "    type nat hook postrouting priority srcnat; policy accept;\n"
+        f'    ip saddr {{ {sources} }} oifname != "{EGRESS_HOST_IF}" masquerade\n'
+        "  }\n"
+        "}\n"
+    )
+    proc = subprocess.run(["nft", "-f", "-"], input=ruleset, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ServiceError(f"lab egress: nft refused the masquerade rule: {proc.stderr.strip()}")
+
+
+def _remove_egress() -> bool:
+    """Remove the way out if present (its routes go with the veth); True if anything was."""
+    removed = False
+    if EGRESS_HOST_IF in _links():
+        _ip("link", "del", EGRESS_HOST_IF)
+        removed = True
+    if _nft_table_exists():
+        subprocess.run(["nft", "delete", "table", "ip", EGRESS_NFT_TABLE], check=True)
+        removed = True
+    return removed
+
+
+def _nft_table_exists() -> bool:
+    proc = subprocess.run(
+        ["nft", "list", "table", "ip", EGRESS_NFT_TABLE], capture_output=True, check=False
+    )
+    return proc.returncode == 0
+
+
 def _configure(host: LabHost, pid: int) -> bool:
     """Addresses exactly as the model says; baseline routes only where none exists; forwarding.
 
@@ -479,6 +547,7 @@ class DownReport:
     removed: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
     namespace: bool = False
+    egress: bool = False
     seconds: float = 0.0
 
 
@@ -508,6 +577,7 @@ def _down(say: Say) -> DownReport:
         say(f"deleting the lab switch namespace {SWITCH_NETNS}")
         subprocess.run(["ip", "netns", "del", SWITCH_NETNS], check=True, capture_output=True)
         report.namespace = True
+    report.egress = _remove_egress()
     choice_file().unlink(missing_ok=True)
     report.seconds = time.monotonic() - start
     return report
@@ -529,8 +599,12 @@ def leftovers() -> list[str]:
         left.append(f"namespace {SWITCH_NETNS}")
     host_links = json.loads(_ip("-j", "link", "show") or "[]")
     left += [
-        f"host link {x['ifname']}" for x in host_links if x["ifname"].startswith(("plb", "plp"))
+        f"host link {x['ifname']}"
+        for x in host_links
+        if x["ifname"].startswith(("plb", "plp", "plx"))
     ]
+    if _nft_table_exists():
+        left.append(f"nftables table ip {EGRESS_NFT_TABLE}")
     return left
 
 
