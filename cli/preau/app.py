@@ -8,7 +8,7 @@ import click
 import typer
 from rich.console import Console
 
-from preau.commands import college, inventory, lab, net, netbox, roster, sot
+from preau.commands import college, ent, inventory, lab, net, netbox, roster, sot
 from preau.errors import PreauError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(inventory.app, name="inventory", help="Ansible inventory from the 
 app.add_typer(lab.app, name="lab", help="The twin: lab host images and containers.")
 app.add_typer(roster.app, name="roster", help="Collège rosters: check, preview accounts.")
 app.add_typer(net.app, name="net", help="Network configs: render, goldens, plan, apply, bandwidth.")
+app.add_typer(ent.app, name="ent", help="The ENT portal: status, scale, autoscale, load tests.")
 
 _err = Console(stderr=True)
 

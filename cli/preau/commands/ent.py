@@ -1,0 +1,195 @@
+"""`preau ent ...`: the ENT portal stack: status, scale, autoscale, load tests, lab stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from preau.commands.options import DryRun, InventoryPath, Json, Source
+from preau.ent import controller, scaler, target
+from preau.ent.journal import DEFAULT as DEFAULT_LOG
+from preau.ent.journal import Journal
+from preau.ent.uplink import FixedUplink, NetUplink, Uplink
+from preau.output import console, print_json
+
+app = typer.Typer(no_args_is_help=True)
+lab_app = typer.Typer(no_args_is_help=True)
+app.add_typer(lab_app, name="lab", help="The lab ENT stack (the role's molecule scenario).")
+
+RuntimeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--runtime",
+        envvar="PREAU_ENT_RUNTIME",
+        help="HAProxy runtime API: tcp:HOST:PORT or unix:/path (default: the lab stack).",
+    ),
+]
+HostsOpt = Annotated[
+    str, typer.Option("--hosts", help="Reach app hosts: auto (lab containers, else ssh), lab, ssh.")
+]
+BackendOpt = Annotated[str, typer.Option("--backend", help="HAProxy backend of the portal.")]
+LogOpt = Annotated[Path, typer.Option("--log", help="JSON lines journal of decisions.")]
+UplinkOpt = Annotated[
+    bool,
+    typer.Option(
+        "--uplink/--no-uplink",
+        help="Change the data-centre uplink with the load (as preau net bandwidth).",
+    ),
+]
+SiteOpt = Annotated[
+    str | None, typer.Option("--site", help="Site whose uplink follows (default: the data centre).")
+]
+UplinkTarget = Annotated[
+    str, typer.Option("--uplink-target", help="Where the DC router is: auto, lab or ssh.")
+]
+
+
+def _uplink(
+    enabled: bool, source: str | None, path: Path | None, site: str | None, where: str
+) -> Uplink:
+    return NetUplink(source, path, site, where) if enabled else FixedUplink()
+
+
+@app.command("status")
+def status(
+    runtime: RuntimeOpt = None,
+    hosts: HostsOpt = "auto",
+    backend: BackendOpt = "portal",
+    json: Json = False,
+) -> None:
+    """The portal's instance slots as HAProxy sees them."""
+    t = target.resolve(runtime, hosts)
+    servers = t.runtime.servers(backend)
+    if json:
+        print_json([s.__dict__ | {"enabled": s.enabled} for s in servers])
+        return
+    table = Table(title=f"backend {backend} at {t.runtime.address}")
+    for col in ("slot", "address", "status", "sessions", "requests", "5xx"):
+        table.add_column(col)
+    for s in servers:
+        style = "green" if s.up else ("dim" if not s.enabled else "red")
+        table.add_row(
+            s.name, s.addr, f"[{style}]{s.status}[/]", str(s.scur), str(s.req_tot), str(s.hrsp_5xx)
+        )
+    console.print(table)
+    console.print(
+        f"{sum(s.enabled for s in servers)} instance(s) enabled, "
+        f"{sum(s.up for s in servers)} UP, {len(servers)} slots"
+    )
+
+
+@app.command("scale")
+def scale(
+    instances: Annotated[int, typer.Option("--instances", "-n", help="Instances wanted.")],
+    dry_run: DryRun = False,
+    runtime: RuntimeOpt = None,
+    hosts: HostsOpt = "auto",
+    backend: BackendOpt = "portal",
+    log: LogOpt = DEFAULT_LOG,
+) -> None:
+    """Start or stop instances and (de)register them in HAProxy, without a reload."""
+    t = target.resolve(runtime, hosts)
+    journal = Journal(log)
+    sc = scaler.Scaler(t.runtime, t.hosts, FixedUplink(), backend, say=journal.say)
+    p = scaler.plan(sc.servers(), instances)
+    if not p.changes:
+        console.print(f"[green]{p.current} instance(s) enabled: nothing to change[/]")
+        return
+    verb = "would" if dry_run else "will"
+    console.print(f"{p.current} -> {p.target} instance(s); {verb}:")
+    for line in p.describe():
+        console.print(f"  - {line}")
+    journal.write(
+        "scale",
+        action="out" if p.target > p.current else "in",
+        instances=p.current,
+        to=p.target,
+        dry_run=dry_run,
+        reason=f"preau ent scale --instances {instances}",
+    )
+    if dry_run:
+        return
+    sc.apply(p)
+    console.print(f"[green]{p.target} instance(s) enabled and UP[/]")
+
+
+@app.command("autoscale")
+def autoscale(
+    once: Annotated[
+        bool, typer.Option("--once", help="One decision (two samples), then exit.")
+    ] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between samples.")] = 2.0,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after S seconds.")
+    ] = None,
+    min_instances: Annotated[int, typer.Option("--min")] = 1,
+    max_instances: Annotated[int, typer.Option("--max")] = 8,
+    target_rps: Annotated[float, typer.Option("--target-rps", help="Req/s per instance.")] = 40.0,
+    scale_in_ratio: Annotated[float, typer.Option("--scale-in-ratio")] = 0.7,
+    cooldown_out: Annotated[float, typer.Option("--cooldown-out")] = 5.0,
+    cooldown_in: Annotated[float, typer.Option("--cooldown-in")] = 30.0,
+    baseline_rps: Annotated[
+        float | None,
+        typer.Option(
+            "--baseline-rps", help="Load the base uplink rate was sized for (uplink follows load)."
+        ),
+    ] = None,
+    uplink_max: Annotated[int | None, typer.Option("--uplink-max", help="Mbit/s ceiling.")] = None,
+    uplink: UplinkOpt = False,
+    site: SiteOpt = None,
+    uplink_target: UplinkTarget = "auto",
+    dry_run: DryRun = False,
+    runtime: RuntimeOpt = None,
+    hosts: HostsOpt = "auto",
+    backend: BackendOpt = "portal",
+    log: LogOpt = DEFAULT_LOG,
+    source: Source = None,
+    path: InventoryPath = None,
+) -> None:
+    """Follow the load: add or remove instances (and uplink bandwidth), logging each decision."""
+    from preau.ent.autoscale import Loop
+
+    link = _uplink(uplink, source, path, site, uplink_target)
+    base = link.current() if uplink else 0
+    policy = controller.Policy(
+        min_instances=min_instances,
+        max_instances=max_instances,
+        target_rps=target_rps,
+        scale_in_ratio=scale_in_ratio,
+        cooldown_out_s=cooldown_out,
+        cooldown_in_s=cooldown_in,
+        baseline_rps=baseline_rps if uplink else None,
+        uplink_base_mbps=base or 1,
+        uplink_max_mbps=uplink_max or max(base * 4, 1),
+    ).check()
+    t = target.resolve(runtime, hosts)
+    journal = Journal(log)
+    sc = scaler.Scaler(t.runtime, t.hosts, link, backend, say=journal.say)
+    loop = Loop(sc, policy, journal, dry_run=dry_run, manage_uplink=uplink)
+    try:
+        loop.run(interval, once=once, duration=duration)
+    except KeyboardInterrupt:
+        console.print("[dim]stopped[/]")
+
+
+@lab_app.command("up")
+def lab_up() -> None:
+    """Create the lab stack (3 containers) and apply playbooks/ent.yml; idempotent."""
+    from preau.ent import lab
+
+    with console.status("molecule converge (roles/ent_portal)"):
+        lab.up()
+    t = target.resolve(None)
+    console.print(f"[green]ENT lab stack up: https://{t.lb_addr}/ (runtime {t.runtime.address})[/]")
+
+
+@lab_app.command("down")
+def lab_down() -> None:
+    """Remove the lab stack's containers."""
+    from preau.ent import lab
+
+    lab.down()
+    console.print("[green]ENT lab stack removed[/]")

@@ -1,0 +1,75 @@
+"""Which ENT stack `preau ent` drives: an explicit runtime address, or the lab stack.
+
+The lab stack is the molecule scenario of roles/ent_portal (containers preau-ent-*): its
+HAProxy exposes the runtime API on its lab address, port 9999.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from preau.ent.haproxy import Runtime
+from preau.ent.hosts import Hosts, PodmanHosts, SshHosts
+from preau.errors import BadInput
+
+LAB_LB = "preau-ent-lb1"
+RUNTIME_PORT = 9999
+
+
+@dataclass
+class Target:
+    runtime: Runtime
+    hosts: Hosts
+    lb_addr: str
+    lab: bool
+
+
+def lab_address(container: str = LAB_LB) -> str | None:
+    """The first address of a running lab container, or None."""
+    proc = subprocess.run(
+        ["podman", "inspect", container], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        return None
+    item = json.loads(proc.stdout)[0]
+    if not item.get("State", {}).get("Running"):
+        return None
+    for net in (item.get("NetworkSettings", {}).get("Networks") or {}).values():
+        if net.get("IPAddress"):
+            return str(net["IPAddress"])
+    return None
+
+
+def resolve(runtime: str | None, hosts: str = "auto") -> Target:
+    if hosts not in ("auto", "lab", "ssh"):
+        raise BadInput(f"--hosts {hosts}: use auto, lab or ssh")
+    if runtime:
+        rt = Runtime(runtime)
+        lb = rt.target[0] if isinstance(rt.target, tuple) else "127.0.0.1"
+        if hosts == "lab":
+            return Target(rt, PodmanHosts.discover(), lb, True)
+        return Target(rt, SshHosts(), lb, False)
+    if hosts == "ssh":
+        raise BadInput("--hosts ssh needs --runtime (the HAProxy runtime API address)")
+    addr = lab_address()
+    if addr is None:
+        raise BadInput(
+            "no --runtime given and no lab ENT stack running (container preau-ent-lb1): "
+            "start it with `preau ent lab up`, or pass --runtime tcp:HOST:PORT"
+        )
+    return Target(Runtime(f"tcp:{addr}:{RUNTIME_PORT}"), PodmanHosts.discover(), addr, True)
+
+
+def secret(name: str) -> str:
+    """A lab secret made by the molecule scenario (PREAU_ENT_SECRETS or ~/.cache/preau/ent)."""
+    import os
+
+    root = Path(os.environ.get("PREAU_ENT_SECRETS") or Path.home() / ".cache/preau/ent")
+    path = root / name
+    try:
+        return path.read_text().split()[0]
+    except (OSError, IndexError):
+        raise BadInput(f"{path}: no lab secret {name!r} (run `preau ent lab up` first)") from None
