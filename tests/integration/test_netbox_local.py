@@ -98,6 +98,8 @@ def test_reset_wipes_what_a_test_created(netbox_api: pynetbox.api) -> None:
 def test_resolve_settings_prefers_env(
     netbox_service: NetBoxSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("PREAU_NETBOX_URL", raising=False)
+    monkeypatch.delenv("PREAU_NETBOX_TOKEN", raising=False)
     assert resolve_settings() == netbox_service
     monkeypatch.setenv("PREAU_NETBOX_URL", "http://198.18.0.10:8000/")
     monkeypatch.setenv("PREAU_NETBOX_TOKEN", "nbt_x.y")
