@@ -22,6 +22,8 @@ def _mirror(lab: Lab, host: str) -> str:
 
 
 def test_egress_reaches_the_mirror_and_goes_away(lab: Lab) -> None:
+    if topology.instance():
+        pytest.skip("--egress changes the machine itself: only the default lab instance has it")
     pc = lab.one("pc").name
     url = f"{_mirror(lab, pc)}/dists/bookworm/Release"
     with_egress = topology.plan(lab.dep, list(lab.plan.colleges), egress=True)

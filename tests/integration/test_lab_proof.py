@@ -19,7 +19,7 @@ from netaddr import IPAddress
 
 from fixtures.lab import Lab
 from preau.lab import twin
-from preau.lab.topology import SWITCH_NETNS
+from preau.lab.topology import switch_netns
 
 pytestmark = pytest.mark.lab
 
@@ -119,7 +119,7 @@ def test_up_repairs_a_stopped_host_and_a_lost_bridge(lab: Lab) -> None:
     pc, fs = lab.one("pc").name, lab.one("file-server").name
     twin.podman.run("stop", "--time", "2", lab.host(fs).container)
     teaching = next(b for b in lab.plan.bridges if b.site == lab.college and b.vlan == "teaching")
-    subprocess.run(["ip", "-n", SWITCH_NETNS, "link", "del", teaching.name], check=True)
+    subprocess.run(["ip", "-n", switch_netns(), "link", "del", teaching.name], check=True)
     report = lab.up()
     assert lab.host(fs).container in report.started
     assert f"{pc}:eth0" in report.wired

@@ -22,11 +22,19 @@ How the twin stands in for a collège (this kernel has no 802.1Q, see lab/README
   twin adds it as one router container with one interface per site (`core_ifname(site)`).
 
 Container names are `preau-lab-<device name>`, hostnames the device names.
+
+Instances: everything a lab owns lives in its own namespaces, so two labs with the same
+addresses can run side by side; only names must differ. `PREAU_LAB_INSTANCE=<id>` (a few
+lowercase letters or digits) prefixes container names (`preau-lab-<id>-<device>`), the switch
+namespace (`preau-lab-<id>-sw`), the label value, the lock and the state file. The default
+instance keeps the plain names. `--egress` touches the machine itself: default instance only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from dataclasses import dataclass, field
 
 from netaddr import IPAddress, IPNetwork
@@ -35,8 +43,10 @@ from preau.errors import BadInput
 from preau.model import College, Departement, Device, Site
 from preau.model.facts import gateway
 
+# The default instance's names; use switch_netns() and container_name(), which follow the instance.
 SWITCH_NETNS = "preau-lab-sw"
 CONTAINER_PREFIX = "preau-lab-"
+_INSTANCE = re.compile(r"^[a-z0-9]{1,8}$")
 CORE_NAME = "thd-core"
 # Optional way out (`up --egress`): a veth from the machine to the core, on a /31 of the
 # shared range that the model never allocates (its uplinks come from 100.64.0.0/16).
@@ -182,8 +192,31 @@ class LabPlan:
         return [h for h in self.hosts if h.site == site and (role is None or h.role == role)]
 
 
+def instance() -> str:
+    """`PREAU_LAB_INSTANCE`, or '' for the default lab."""
+    value = os.environ.get("PREAU_LAB_INSTANCE", "")
+    if value and not _INSTANCE.match(value):
+        raise BadInput(f"PREAU_LAB_INSTANCE={value!r}: use 1-8 lowercase letters or digits")
+    return value
+
+
+def prefix() -> str:
+    """`preau-lab-` or `preau-lab-<instance>-`: what every name of this lab starts with."""
+    inst = instance()
+    return f"{CONTAINER_PREFIX}{inst}-" if inst else CONTAINER_PREFIX
+
+
+def label_value() -> str:
+    """The value of the `preau.lab` label on this lab's containers."""
+    return instance() or "1"
+
+
+def switch_netns() -> str:
+    return f"{prefix()}sw"
+
+
 def container_name(host: str) -> str:
-    return f"{CONTAINER_PREFIX}{host}"
+    return f"{prefix()}{host}"
 
 
 def _short(*parts: str, n: int = 8) -> str:
@@ -377,6 +410,8 @@ def plan(
         assert site.circuit is not None
         core_nics.append(Nic(core_ifname(site), IPNetwork(f"{site.circuit.core_address}/31"), None))
         core_routes.append(Route(str(site.container), site.circuit.site_address))
+    if egress and instance():
+        raise BadInput("--egress: only the default lab instance (PREAU_LAB_INSTANCE unset)")
     if egress:
         clash = [
             s.slug

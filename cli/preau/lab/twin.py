@@ -43,10 +43,14 @@ from preau.lab.topology import (
     LABEL_SITE,
     LABEL_SPEC,
     ROUTER_CAPS,
-    SWITCH_NETNS,
     LabHost,
     LabPlan,
     Wire,
+    container_name,
+    instance,
+    label_value,
+    prefix,
+    switch_netns,
 )
 from preau.netbox_local.paths import state_root
 
@@ -103,15 +107,16 @@ def _links(netns: str | None = None, pid: int | None = None) -> dict[str, dict[s
 
 
 # The lab is one per machine (fixed container and namespace names): one up/down at a time.
-LOCK = Path("/run/lock/preau-lab.lock")
+LOCK_DIR = Path("/run/lock")
 LOCK_TIMEOUT = 900.0
 
 
 @contextlib.contextmanager
 def _exclusive(say: Say) -> Iterator[None]:
     """Hold the machine-wide lab lock; wait (saying so) while another up/down runs."""
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with LOCK.open("a") as handle:
+    lock = LOCK_DIR / f"{prefix().rstrip('-')}.lock"
+    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
         deadline = time.monotonic() + LOCK_TIMEOUT
         told = False
         while True:
@@ -121,7 +126,7 @@ def _exclusive(say: Say) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise ServiceError(
-                        f"another `preau lab up/down` has held {LOCK} for {LOCK_TIMEOUT:.0f} s"
+                        f"another `preau lab up/down` has held {lock} for {LOCK_TIMEOUT:.0f} s"
                     ) from None
                 if not told:
                     say("waiting for another preau lab up/down to finish")
@@ -153,8 +158,9 @@ class Running:
 
 
 def lab_containers() -> dict[str, Running]:
-    """Every container labelled preau.lab=1, by container name."""
-    out = podman.run("ps", "-a", "--filter", f"label={LABEL}=1", "--format", "json").stdout
+    """Every container of this lab (label preau.lab=1, or =<instance>), by container name."""
+    selector = f"label={LABEL}={label_value()}"
+    out = podman.run("ps", "-a", "--filter", selector, "--format", "json").stdout
     found = {}
     for row in json.loads(out or "[]"):
         name = row["Names"][0]
@@ -193,7 +199,7 @@ def _run_container(host: LabHost, image_ref: str) -> None:
         "--systemd",
         "always",
         "--label",
-        f"{LABEL}=1",
+        f"{LABEL}={label_value()}",
         "--label",
         f"{LABEL_SITE}={host.site}",
         "--label",
@@ -252,7 +258,31 @@ def up(plan: LabPlan, say: Say = _quiet, wait: bool = True) -> UpReport:
         return _up(plan, say, wait)
 
 
+# Every systemd (PID 1, journald, logind...) takes inotify instances from one per-user budget of
+# the machine, 128 by default on Debian: about 30 systemd containers exhaust it and the next
+# ones hang in "initializing" ("Failed to create inotify object: Too many open files").
+INOTIFY_INSTANCES = 1024
+_INOTIFY = Path("/proc/sys/fs/inotify/max_user_instances")
+
+
+def _raise_inotify_limit(say: Say) -> None:
+    try:
+        current = int(_INOTIFY.read_text())
+    except (OSError, ValueError):
+        return
+    if current < INOTIFY_INSTANCES:
+        say(f"raising fs.inotify.max_user_instances {current} -> {INOTIFY_INSTANCES}")
+        try:
+            _INOTIFY.write_text(f"{INOTIFY_INSTANCES}\n")
+        except OSError as exc:
+            raise ServiceError(
+                f"fs.inotify.max_user_instances is {current}: lab hosts would hang at boot; "
+                f"set it to {INOTIFY_INSTANCES} (sysctl -w) ({exc})"
+            ) from exc
+
+
 def _up(plan: LabPlan, say: Say, wait: bool) -> UpReport:
+    _raise_inotify_limit(say)
     start = time.monotonic()
     report = UpReport()
     refs = image_refs(plan, say)
@@ -290,7 +320,7 @@ def _up(plan: LabPlan, say: Say, wait: bool) -> UpReport:
     pids = _pids([h.container for h in plan.hosts])
     _ensure_wires(plan, pids, report, say)
     if plan.egress:
-        _ensure_egress(plan, pids[f"preau-lab-{CORE_NAME}"], report)
+        _ensure_egress(plan, pids[container_name(CORE_NAME)], report)
     elif _remove_egress():
         report.removed.append("egress")
     for host in plan.hosts:
@@ -307,26 +337,27 @@ def _up(plan: LabPlan, say: Say, wait: bool) -> UpReport:
 def _ensure_switch(plan: LabPlan, report: UpReport, say: Say) -> None:
     """The switch namespace and one bridge per VLAN; bridges no longer planned are deleted."""
     existing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    if SWITCH_NETNS not in {line.split()[0] for line in existing.splitlines() if line.strip()}:
-        say(f"creating the lab switch namespace {SWITCH_NETNS}")
-        subprocess.run(["ip", "netns", "add", SWITCH_NETNS], check=True, capture_output=True)
-        report.wired.append(SWITCH_NETNS)
-    links = _links(netns=SWITCH_NETNS)
+    if switch_netns() not in {line.split()[0] for line in existing.splitlines() if line.strip()}:
+        say(f"creating the lab switch namespace {switch_netns()}")
+        subprocess.run(["ip", "netns", "add", switch_netns()], check=True, capture_output=True)
+        report.wired.append(switch_netns())
+    links = _links(netns=switch_netns())
     wanted = {b.name for b in plan.bridges}
     for name in links:
         if name.startswith("plb") and name not in wanted:
-            _ip("link", "del", name, netns=SWITCH_NETNS)
+            _ip("link", "del", name, netns=switch_netns())
+    switch = switch_netns()
     for bridge in plan.bridges:
         if bridge.name not in links:
-            _ip("link", "add", bridge.name, "type", "bridge", "stp_state", "0", netns=SWITCH_NETNS)
+            _ip("link", "add", bridge.name, "type", "bridge", "stp_state", "0", netns=switch)
             report.wired.append(bridge.name)
-        _ip("link", "set", bridge.name, "up", netns=SWITCH_NETNS)
+        _ip("link", "set", bridge.name, "up", netns=switch)
 
 
 def _ensure_wires(plan: LabPlan, pids: dict[str, int], report: UpReport, say: Say) -> None:
     """Create every veth whose container end is missing (new or restarted container)."""
     links = {h.container: _links(pid=pids[h.container]) for h in plan.hosts}
-    switch = _links(netns=SWITCH_NETNS)
+    switch = _links(netns=switch_netns())
     by_name = {h.name: h for h in plan.hosts}
     for wire in plan.wires:
         host = by_name[wire.host]
@@ -338,18 +369,18 @@ def _ensure_wires(plan: LabPlan, pids: dict[str, int], report: UpReport, say: Sa
                 if switch[wire.port].get("master") == wire.bridge:
                     continue
                 # the bridge was recreated: its old ports survive unattached
-                _ip("link", "set", wire.port, "master", wire.bridge, "up", netns=SWITCH_NETNS)
+                _ip("link", "set", wire.port, "master", wire.bridge, "up", netns=switch_netns())
                 report.wired.append(f"{wire.host}:{wire.ifname}")
                 continue
             if wire.port in switch:
-                _ip("link", "del", wire.port, netns=SWITCH_NETNS)
+                _ip("link", "del", wire.port, netns=switch_netns())
             if wire.ifname in links[host.container]:
                 _ip("link", "del", wire.ifname, pid=pid)
             peer = ["peer", "name", wire.ifname, "netns", str(pid)]
             if nic is not None and nic.mac:
                 peer += ["address", nic.mac]
-            _ip("link", "add", wire.port, "type", "veth", *peer, netns=SWITCH_NETNS)
-            _ip("link", "set", wire.port, "master", wire.bridge, "up", netns=SWITCH_NETNS)
+            _ip("link", "add", wire.port, "type", "veth", *peer, netns=switch_netns())
+            _ip("link", "set", wire.port, "master", wire.bridge, "up", netns=switch_netns())
         elif not _wire_p2p(wire, by_name, pids, links):
             continue
         report.wired.append(f"{wire.host}:{wire.ifname}")
@@ -412,8 +443,8 @@ def _ensure_egress(plan: LabPlan, core_pid: int, report: UpReport) -> None:
     for route in routes:
         if route.get("gateway") and route["dst"] not in plan.routed:
             _ip("route", "del", route["dst"], "dev", EGRESS_HOST_IF)
-    for prefix in plan.routed:
-        _ip("route", "replace", prefix, "via", core, "dev", EGRESS_HOST_IF)
+    for routed in plan.routed:
+        _ip("route", "replace", routed, "via", core, "dev", EGRESS_HOST_IF)
     # the machine forwards for podman already; say so explicitly for the lab's traffic
     subprocess.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True, capture_output=True)
     sources = ", ".join(plan.routed)
@@ -509,7 +540,9 @@ def wait_booted(containers: list[str], timeout: float = BOOT_TIMEOUT) -> dict[st
         if time.monotonic() > deadline:
             raise ServiceError(
                 "lab hosts still booting after "
-                f"{timeout:.0f} s: {', '.join(f'{n} ({states[n]})' for n in pending)}"
+                f"{timeout:.0f} s: {', '.join(f'{n} ({states[n]})' for n in pending)}; "
+                "see `podman exec <host> journalctl -b` (too many systemd containers on the "
+                "machine exhaust fs.inotify.max_user_instances)"
             )
         time.sleep(0.5)
     return states
@@ -520,7 +553,8 @@ def wait_booted(containers: list[str], timeout: float = BOOT_TIMEOUT) -> dict[st
 
 def choice_file() -> Path:
     """`$PREAU_HOME/lab/choice.json`: the options of the last successful `up` and its hosts."""
-    return state_root() / "lab" / "choice.json"
+    inst = instance()
+    return state_root() / "lab" / (f"choice-{inst}.json" if inst else "choice.json")
 
 
 def remember(choice: dict[str, Any], plan: LabPlan) -> None:
@@ -568,14 +602,14 @@ def _down(say: Say) -> DownReport:
         podman.run("rm", "--force", "--time", "2", *names)
         report.removed = names
     nets = podman.run(
-        "network", "ls", "--filter", f"label={LABEL}=1", "--format", "{{.Name}}"
+        "network", "ls", "--filter", f"label={LABEL}={label_value()}", "--format", "{{.Name}}"
     ).stdout.split()
     if nets:
         podman.run("network", "rm", "--force", *nets)
         report.networks = nets
     if _switch_exists():
-        say(f"deleting the lab switch namespace {SWITCH_NETNS}")
-        subprocess.run(["ip", "netns", "del", SWITCH_NETNS], check=True, capture_output=True)
+        say(f"deleting the lab switch namespace {switch_netns()}")
+        subprocess.run(["ip", "netns", "del", switch_netns()], check=True, capture_output=True)
         report.namespace = True
     report.egress = _remove_egress()
     choice_file().unlink(missing_ok=True)
@@ -585,26 +619,28 @@ def _down(say: Say) -> DownReport:
 
 def _switch_exists() -> bool:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return SWITCH_NETNS in {line.split()[0] for line in out.splitlines() if line.strip()}
+    return switch_netns() in {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
 def leftovers() -> list[str]:
     """Whatever a lab left on the machine: empty after `down` (the proof test asserts it)."""
     left = [f"container {n}" for n in lab_containers()]
     nets = podman.run(
-        "network", "ls", "--filter", f"label={LABEL}=1", "--format", "{{.Name}}"
+        "network", "ls", "--filter", f"label={LABEL}={label_value()}", "--format", "{{.Name}}"
     ).stdout.split()
     left += [f"podman network {n}" for n in nets]
     if _switch_exists():
-        left.append(f"namespace {SWITCH_NETNS}")
+        left.append(f"namespace {switch_netns()}")
+    # bridges and ports live in the switch namespace; a lab never leaves any in the machine's
     host_links = json.loads(_ip("-j", "link", "show") or "[]")
     left += [
-        f"host link {x['ifname']}"
-        for x in host_links
-        if x["ifname"].startswith(("plb", "plp", "plx"))
+        f"host link {x['ifname']}" for x in host_links if x["ifname"].startswith(("plb", "plp"))
     ]
-    if _nft_table_exists():
-        left.append(f"nftables table ip {EGRESS_NFT_TABLE}")
+    if not instance():  # the egress belongs to the default instance
+        if any(x["ifname"] == EGRESS_HOST_IF for x in host_links):
+            left.append(f"host link {EGRESS_HOST_IF}")
+        if _nft_table_exists():
+            left.append(f"nftables table ip {EGRESS_NFT_TABLE}")
     return left
 
 
@@ -711,9 +747,8 @@ def exec_in(host: str, *cmd: str, check: bool = True) -> subprocess.CompletedPro
 
 
 def host_container(host: str) -> str:
-    from preau.lab.topology import container_name
-
-    return host if host.startswith("preau-lab-") else container_name(host)
+    """The container of a lab host given by device name (or already by container name)."""
+    return host if host.startswith(prefix()) else container_name(host)
 
 
 def shell_argv(host: str) -> tuple[list[str], dict[str, str]]:
