@@ -152,7 +152,8 @@ def read_files(t: Target, paths: list[str]) -> dict[str, str]:
 
 def plan(dep: Departement, t: Target) -> Plan:
     """What `apply` would change on the router: the files that differ, with a unified diff."""
-    rendered = render_device(dep, t.site, t.device, t.options)
+    site, device = router_of(dep, t.site.slug)  # this département's version of the site
+    rendered = render_device(dep, site, device, t.options)
     current = read_files(t, list(rendered))
     changed = [p for p in rendered if current.get(p) != rendered[p]]
     return Plan(t, rendered, current, changed)
@@ -256,12 +257,26 @@ def confirm(dep: Departement, t: Target, timeout: float) -> tuple[float | None, 
 
 
 def ensure_lab_core(dep: Departement, t: Target, say: Say = _quiet) -> None:
-    """In the twin, give the core stand-in its FRR config (peers for every site router)."""
+    """In the twin, make sure the core stand-in peers with this site's router.
+
+    The provider's core does not change when we push a collège, so neither does the twin's:
+    it is configured from the model only when it does not know the site yet.
+    """
     if not t.lab or not t.core_container:
         return
     from preau.lab import twin
-    from preau.lab.topology import LABEL_ROLE, LABEL_SITE
+    from preau.lab.topology import LABEL_ROLE, LABEL_SITE, core_ifname
 
+    core = Target(t.site, t.device, f"@podman/{t.core_container}", True)
+    current = read_files(core, ["etc/frr/frr.conf"]).get("etc/frr/frr.conf", "")
+    assert t.site.circuit is not None
+    knows = (
+        f"neighbor {t.site.circuit.site_address} remote-as"
+        if dep.routing.protocol == "bgp"
+        else f"interface {core_ifname(t.site)}"
+    )
+    if knows in current:
+        return
     slugs = {
         c.labels.get(LABEL_SITE)
         for c in twin.lab_containers().values()
@@ -269,12 +284,8 @@ def ensure_lab_core(dep: Departement, t: Target, say: Say = _quiet) -> None:
     }
     sites = [s for s in dep.sites if s.slug in slugs]
     files = render_core(dep, sites)
-    core = Target(t.site, t.device, f"@podman/{t.core_container}", True)
-    current = read_files(core, list(files))
-    changed = [p for p in files if current.get(p) != files[p]]
-    if changed:
-        say(f"configuring the twin's core for {len(sites)} site(s)")
-        _push(core, {p: files[p] for p in changed}, [], changed)
+    say(f"configuring the twin's core for {len(sites)} site(s)")
+    _push(core, files, [], list(files))
 
 
 def apply(

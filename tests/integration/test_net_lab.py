@@ -1,0 +1,337 @@
+"""The network layer on the twin, with real traffic (mark `lab`; needs root and podman).
+
+`preau net apply` configures the data-centre and collège routers (FRR, nftables, dnsmasq, tc);
+then DHCP leases, zone policy, wifi NAT, shaping measured with iperf3, `plan` with no diff, and
+a broken push that must roll back. About 3-5 minutes on a loaded 2-core machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from netaddr import IPAddress
+from typer.testing import CliRunner
+
+from fixtures.lab import Lab
+from preau.app import app
+from preau.deploys import net_apply
+from preau.lab import topology
+from preau.model import Departement, Site
+from preau.model.facts import dhcp_scopes, reservations
+from preau.sot import files
+from preau.sot.filesource import FileSource
+
+pytestmark = pytest.mark.lab
+
+TOLERANCE = 0.10
+
+
+@pytest.fixture(scope="module")
+def net(lab: Lab) -> Iterator[Lab]:
+    """The twin with the data centre and the collège routers configured by `preau net apply`."""
+    for key in ("dc-nanterre", lab.college):
+        t = net_apply.target(lab.dep, key, "lab")
+        net_apply.apply(lab.dep, t, timeout=60)
+    yield lab
+
+
+def _site(lab: Lab) -> Site:
+    site = lab.dep.college(lab.college)
+    assert site is not None
+    return site
+
+
+def _target(lab: Lab) -> net_apply.Target:
+    return net_apply.target(lab.dep, lab.college, "lab")
+
+
+def _pid(container: str) -> int:
+    from preau.lab import podman
+
+    return int(podman.run("inspect", "-f", "{{.State.Pid}}", container).stdout.strip())
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+def _lease(netns: list[str], ifname: str, tmp: Path) -> IPAddress:
+    """Take a DHCP lease on `ifname` with the host's dhclient; touch no resolv.conf."""
+    key = hashlib.sha256(" ".join([*netns, ifname]).encode()).hexdigest()[:8]
+    lf, pf = tmp / f"{key}.leases", tmp / f"{key}.pid"
+    proc = subprocess.run(
+        [*netns, "timeout", "40", "dhclient", "-1", "-sf", "/bin/true"]
+        + ["-lf", str(lf), "-pf", str(pf), ifname],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if pf.exists():
+        subprocess.run([*netns, "dhclient", "-x", "-pf", str(pf), ifname], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    leased = [
+        line.split()[1].rstrip(";")
+        for line in lf.read_text().splitlines()
+        if line.strip().startswith("fixed-address")
+    ]
+    return IPAddress(leased[-1])
+
+
+@contextmanager
+def _client(lab: Lab, vlan: str, mac: str, name: str) -> Iterator[str]:
+    """A throw-away client namespace plugged into the collège's `vlan` bridge of the twin."""
+    site = _site(lab)
+    vid = next(v.vid for v in lab.dep.site_vlans(site) if v.role == vlan)
+    ns = f"preau-nt-{name}"
+    port = f"plq{hashlib.sha256(ns.encode()).hexdigest()[:10]}"
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    _ip("netns", "add", ns)
+    try:
+        _ip("link", "add", "w0", "netns", ns, "address", mac, "type", "veth", "peer", "name",
+            port, "netns", topology.SWITCH_NETNS)  # fmt: skip
+        bridge = topology.bridge_name(site.slug, vid)
+        _ip("-n", topology.SWITCH_NETNS, "link", "set", port, "master", bridge, "up")
+        _ip("-n", ns, "link", "set", "lo", "up")
+        _ip("-n", ns, "link", "set", "w0", "up")
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def _configure(ns: str, addr: IPAddress, prefixlen: int, gateway: IPAddress) -> None:
+    _ip("-n", ns, "addr", "add", f"{addr}/{prefixlen}", "dev", "w0")
+    _ip("-n", ns, "route", "add", "default", "via", str(gateway))
+
+
+def _ns_ping(ns: str, target: IPAddress) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ip", "netns", "exec", ns, "ping", "-c1", "-W2", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _tcp(lab: Lab, host: str, target: IPAddress, port: int) -> bool:
+    """Can `host` open a TCP connection to target:port (bash's /dev/tcp, 3 s)?"""
+    proc = lab.exec(
+        host, "timeout", "3", "bash", "-c", f"exec 3<>/dev/tcp/{target}/{port}", check=False
+    )
+    return proc.returncode == 0
+
+
+@contextmanager
+def _listener(lab: Lab, host: str, port: int) -> Iterator[None]:
+    """Something listening on host:port for the duration (python's http.server if free)."""
+    busy = lab.exec(host, "sh", "-c", f"ss -Hltn 'sport = :{port}' | grep -q .", check=False)
+    if busy.returncode == 0:
+        yield
+        return
+    lab.exec(host, "sh", "-c", f"nohup timeout 120 python3 -m http.server {port} "
+             ">/dev/null 2>&1 & echo $! > /tmp/preau-listener-{port}.pid")  # fmt: skip
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        lab.exec(host, "sh", "-c", f"kill $(cat /tmp/preau-listener-{port}.pid)", check=False)
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+def test_plan_on_an_unchanged_router_shows_no_diff(net: Lab) -> None:
+    assert net_apply.plan(net.dep, _target(net)).changed == []
+    result = CliRunner().invoke(
+        app, ["net", "plan", "--college", net.college, "--source", "files", "--target", "lab"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "no difference" in result.output
+
+
+def test_routing_session_up_and_site_announced(net: Lab) -> None:
+    assert net_apply.health(net.dep, _target(net)) == []
+    dc = net.dep.datacentre
+    assert dc is not None
+    routes = net.exec(
+        _site(net).router.name,  # type: ignore[union-attr]
+        "vtysh", "-c", f"show ip route {dc.container} json",
+    ).stdout  # fmt: skip
+    assert json.loads(routes)[str(dc.container)][0]["protocol"] == "bgp"
+
+
+def test_teaching_pc_leases_and_reaches_servers_and_the_ent(net: Lab, tmp_path: Path) -> None:
+    pc = net.one("pc")
+    assert pc.nics[0].vlan == "teaching"
+    pid = _pid(pc.container)
+    leased = _lease(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path)
+    assert leased == pc.address  # its reservation
+    fs = net.one("file-server")
+    app_server = net.one("app-server")
+    lb = net.one("load-balancer")
+    assert net.exec(pc.name, "ping", "-c1", "-W2", str(fs.address), check=False).returncode == 0
+    with _listener(net, app_server.name, 3142):
+        assert _tcp(net, pc.name, app_server.address, 3142)  # apt proxy  # type: ignore[arg-type]
+    with _listener(net, lb.name, 443):
+        assert _tcp(net, pc.name, lb.address, 443)  # the ENT portal  # type: ignore[arg-type]
+    # and not what the zone policy does not allow: SSH to a server
+    with _listener(net, fs.name, 2222):
+        assert not _tcp(net, pc.name, fs.address, 2222)  # type: ignore[arg-type]
+
+
+def test_wifi_and_teaching_cannot_reach_admin(net: Lab, tmp_path: Path) -> None:
+    site = _site(net)
+    # an office PC: its reservation when the collège has one, else a lease from the admin pool
+    reserved = next((r for r in reservations(site) if r.vlan == "admin"), None)
+    admin_mac = reserved.mac if reserved else "02:ce:77:00:00:02"
+    admin_scope = next(s for s in dhcp_scopes(net.dep, site) if s.vlan.role == "admin")
+    wifi_scope = next(s for s in dhcp_scopes(net.dep, site) if s.vlan.role == "wifi")
+    lb = net.one("load-balancer")
+    assert lb.address is not None
+    with (
+        _client(net, "admin", admin_mac, "admin") as admin_ns,
+        _client(net, "wifi", "02:ce:77:00:00:01", "wifi") as wifi_ns,
+    ):
+        admin = _lease(["ip", "netns", "exec", admin_ns], "w0", tmp_path)
+        if reserved:
+            assert admin == reserved.address
+        assert admin in admin_scope.vlan.prefix
+        _configure(admin_ns, admin, admin_scope.vlan.prefix.prefixlen, admin_scope.gateway)
+        wifi = _lease(["ip", "netns", "exec", wifi_ns], "w0", tmp_path)
+        assert wifi_scope.pool_start <= wifi <= wifi_scope.pool_end  # a dynamic lease
+        _configure(wifi_ns, wifi, wifi_scope.vlan.prefix.prefixlen, wifi_scope.gateway)
+
+        # admin itself works: it reaches the ENT
+        assert _ns_ping(admin_ns, lb.address).returncode == 0
+        # wifi reaches the ENT, masqueraded behind the router's uplink address
+        nat_before = _masqueraded(net)
+        assert _ns_ping(wifi_ns, lb.address).returncode == 0
+        assert _masqueraded(net) > nat_before
+        # neither wifi nor teaching reach admin: refused by the router (admin-prohibited)
+        refused = _ns_ping(wifi_ns, admin)
+        assert refused.returncode != 0 and "Packet filtered" in refused.stdout, refused.stdout
+        pc = net.one("pc")
+        out = net.exec(pc.name, "ping", "-c1", "-W2", str(admin), check=False)
+        assert out.returncode != 0 and "Packet filtered" in out.stdout, out.stdout
+
+
+def _masqueraded(lab: Lab) -> int:
+    """Packets through the wifi masquerade rule so far (its nftables counter)."""
+    raw = lab.exec(
+        _site(lab).router.name,  # type: ignore[union-attr]
+        "nft", "-j", "list", "table", "ip", "preau_nat",
+    ).stdout  # fmt: skip
+    for item in json.loads(raw)["nftables"]:
+        rule = item.get("rule")
+        if rule and any("masquerade" in e for e in rule["expr"]):
+            return int(next(e["counter"]["packets"] for e in rule["expr"] if "counter" in e))
+    raise AssertionError("no masquerade rule on the router")
+
+
+def test_printer_gets_its_reservation(net: Lab, tmp_path: Path) -> None:
+    printer = net.one("printer")
+    pid = _pid(printer.container)
+    leased = _lease(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path)
+    assert leased == printer.address
+
+
+def _iperf(lab: Lab, seconds: int) -> dict[str, object]:
+    """iperf3 from the collège router over its uplink to the core: the shaped egress."""
+    core = topology.container_name(topology.CORE_NAME)
+    site = _site(lab)
+    assert site.circuit is not None and site.router is not None
+    from preau.lab import podman
+
+    podman.run("exec", "-d", core, "iperf3", "-s", "-1", "-p", "5201")
+    time.sleep(0.5)
+    out = lab.exec(
+        site.router.name,
+        "iperf3", "-c", str(site.circuit.core_address), "-p", "5201", "-t", str(seconds),
+        "-i", "1", "-J",
+    ).stdout  # fmt: skip
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def _mbps(bps: float) -> float:
+    return bps / 1e6
+
+
+def test_shaping_follows_the_commit_rate_live(net: Lab, tmp_path: Path) -> None:
+    site = _site(net)
+    assert site.circuit is not None
+    t = _target(net)
+    original = site.circuit.commit_rate_mbps
+    inv = tmp_path / "inventory"
+    files.dump(net.dep, inv)
+    src = FileSource(inv)
+    try:
+        net_apply.bandwidth(net.dep, t, 20)
+        assert net_apply.live_rate(t) == "20Mbit"
+        before = _mbps(_iperf(net, 4)["end"]["sum_received"]["bits_per_second"])  # type: ignore[index]
+
+        # double it while a flow runs: the same TCP stream speeds up, nothing is reset
+        result: dict[str, object] = {}
+        runner = threading.Thread(target=lambda: result.update(_iperf(net, 16)))
+        runner.start()
+        time.sleep(3)
+        net_apply.bandwidth(net.dep, t, 40)
+        net_apply.record_commit_rate(src, net.dep, site, 40, "test: 20 -> 40")
+        runner.join(90)
+        intervals = [
+            _mbps(i["sum"]["bits_per_second"])  # type: ignore[index]
+            for i in result["intervals"]  # type: ignore[attr-defined]
+        ]
+        print(
+            f"iperf3: {before:.1f} Mbit/s at 20; 1 s intervals {[round(x, 1) for x in intervals]}"
+        )
+        assert abs(before - 20) <= 20 * TOLERANCE, before
+        # the change lands while the flow runs: slow before it, fast from the next second on
+        switch = next(i for i, mbps in enumerate(intervals) if mbps > 30)
+        assert switch >= 1 and all(abs(x - 20) <= 20 * TOLERANCE for x in intervals[1 : switch - 1])
+        after = intervals[switch + 1 :]
+        assert len(after) >= 2, intervals
+        assert abs(sum(after) / len(after) - 40) <= 40 * TOLERANCE, intervals
+        assert min(intervals) > 0  # the flow never stopped
+        assert len(result["end"]["streams"]) == 1  # type: ignore[index]
+        recorded = src.read().college(site.slug)
+        assert recorded is not None and recorded.circuit is not None
+        assert recorded.circuit.commit_rate_mbps == 40
+    finally:
+        net_apply.bandwidth(net.dep, t, original)
+    assert net_apply.plan(net.dep, t).changed == []
+
+
+def test_a_broken_push_rolls_back(net: Lab) -> None:
+    t = _target(net)
+    # a wrong core ASN: the core refuses the session, so the push must not stay
+    broken: Departement = replace(net.dep, routing=replace(net.dep.routing, core_asn=64999))
+    with pytest.raises(net_apply.RolledBack) as err:
+        net_apply.apply(broken, t, timeout=10)
+    assert "BGP session" in str(err.value)
+    took, problems = net_apply.confirm(net.dep, t, 60)
+    assert took is not None, problems
+    assert net_apply.plan(net.dep, t).changed == []
+
+
+def test_dry_run_changes_nothing(net: Lab) -> None:
+    t = _target(net)
+    faster = net_apply.with_commit_rate(net.dep, _site(net), 55)
+    report = net_apply.apply(faster, t, dry_run=True)
+    assert report.changed == ["usr/local/sbin/preau-shaping"]
+    assert report.reloaded == ["shaping"]
+    assert net_apply.plan(net.dep, t).changed == []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_namespaces() -> Iterator[None]:
+    yield
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "preau-nt-" not in out
