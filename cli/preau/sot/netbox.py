@@ -15,7 +15,7 @@ from typing import Any
 
 from netaddr import IPNetwork
 
-from preau.errors import BadInput
+from preau.errors import BadInput, Problem, ValidationFailed
 from preau.model import College, Departement
 from preau.sot import ChangeReport
 from preau.sot.layout import CollegeSpec, college_layout, next_college_resources
@@ -61,6 +61,7 @@ class NetBoxSource:
 
     def push(self, dep: Departement, *, dry_run: bool = False) -> ChangeReport:
         check(dep)
+        netbox_check(dep)
         snap = fetch_catalogue(self.client)
         require_setup(snap, self.client.url)
         fetch_sites(self.client, snap, [s.slug for s in dep.sites])
@@ -88,6 +89,7 @@ class NetBoxSource:
         uplink = pending.get(UPLINK, uplink)
         college = college_layout(dep, spec, container, uplink, asn)
         check(replace(dep, colleges=(*dep.colleges, college)))
+        netbox_check(replace(dep, colleges=(*dep.colleges, college)))
         report = ChangeReport(dry_run=dry_run)
         if dry_run:
             report.details.append(
@@ -153,6 +155,34 @@ class NetBoxSource:
             created = created[0]
         report.add("create", "prefix", f"{created['prefix']} (allocated in {parent['prefix']})")
         return IPNetwork(created["prefix"])
+
+
+def netbox_check(dep: Departement) -> None:
+    """What NetBox refuses and the model allows: caught before any write, with the object named."""
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for site in dep.sites:
+        if site.name in seen:
+            problems.append(
+                Problem(
+                    f"site {site.slug}",
+                    "name",
+                    f"{site.name!r} is also the name of {seen[site.name]}: NetBox needs unique "
+                    "site names (add the commune or a number)",
+                )
+            )
+        seen.setdefault(site.name, site.slug)
+    names: dict[str, str] = {}
+    for e in dep.vlan_plan:
+        if e.name in names:
+            problems.append(
+                Problem(
+                    f"vlan_plan {e.role}", "name", f"{e.name!r} is also used by {names[e.name]}"
+                )
+            )
+        names.setdefault(e.name, e.role)
+    if problems:
+        raise ValidationFailed(problems)
 
 
 def _merge(into: ChangeReport, other: ChangeReport) -> None:

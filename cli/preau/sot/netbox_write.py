@@ -206,14 +206,55 @@ def _site_fields(site: Site) -> dict[str, Any]:
     }
 
 
-def _rooms(site: Site) -> list[tuple[str, int | None]]:
-    """The site's rooms (declared rooms keep their order) plus rooms only devices mention."""
+def _rooms(site: Site) -> tuple[list[str], list[str]]:
+    """The site's declared rooms (in order), and the rooms only its devices mention."""
     declared = list(site.rooms) if isinstance(site, College) else []
-    out: list[tuple[str, int | None]] = [(r, i) for i, r in enumerate(declared)]
+    extra: list[str] = []
     for d in site.devices:
-        if d.room and d.room not in declared and all(d.room != r for r, _ in out):
-            out.append((d.room, None))
-    return out
+        if d.room and d.room not in declared and d.room not in extra:
+            extra.append(d.room)
+    return declared, extra
+
+
+POSITION_STEP = 100
+
+
+def positions(order: list[Key], current: dict[Key, Any]) -> dict[Key, int]:
+    """Positions that keep `order`, moving as few existing objects as possible.
+
+    NetBox sorts by name, so the model's order lives in a custom field. Positions are spaced:
+    removing an object or inserting one between two others changes nobody else's position;
+    only when the existing order is wrong or there is no room left is everything renumbered.
+    """
+    have = [current.get(k) for k in order]
+    known = [p for p in have if isinstance(p, int)]
+    if all(a < b for a, b in zip(known, known[1:], strict=False)):
+        out: dict[Key, int] = {}
+        nxt: list[int | None] = [None] * len(order)
+        after: int | None = None
+        for i in range(len(order) - 1, -1, -1):
+            nxt[i] = after
+            after = have[i] if isinstance(have[i], int) else after
+        prev: int | None = None
+        fits = True
+        for i, key in enumerate(order):
+            p = have[i]
+            if not isinstance(p, int):
+                hi = nxt[i]
+                if prev is None:
+                    p = 0 if hi is None else hi - POSITION_STEP
+                elif hi is None:
+                    p = prev + POSITION_STEP
+                else:
+                    p = (prev + hi) // 2
+                if (prev is not None and p <= prev) or (hi is not None and p >= hi):
+                    fits = False
+                    break
+            out[key] = p
+            prev = p
+        if fits:
+            return out
+    return {key: i * POSITION_STEP for i, key in enumerate(order)}
 
 
 def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> ChangeReport:
@@ -363,20 +404,9 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
         site_have,
     )
 
-    # Rooms (locations).
+    # Rooms (locations): declared rooms carry a position, rooms only devices mention do not.
     loc_want: dict[Key, Want] = {}
     loc_have: dict[Key, Have] = {}
-    for s in dep.sites:
-        for room, pos in _rooms(s):
-            loc_want[(s.slug, room)] = Want(
-                {
-                    "name": room,
-                    "slug": slugify(room),
-                    "site": w.ref("site", s.slug),
-                    "custom_fields": {POSITION_FIELD: pos},
-                },
-                {**T, "status": "active"},
-            )
     for slug, raw in raw_sites.items():
         for loc in raw.get("locations") or []:
             loc_have[(slug, loc["name"])] = Have(
@@ -387,6 +417,21 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
                     "site": raw["id"],
                     "custom_fields": _cf(loc, [POSITION_FIELD]),
                 },
+            )
+    for s in dep.sites:
+        declared, extra = _rooms(s)
+        keys = [(s.slug, r) for r in declared]
+        pos: dict[Key, int | None] = dict(positions(keys, _positions(loc_have, keys)))
+        pos.update({(s.slug, r): None for r in extra})
+        for room in (*declared, *extra):
+            loc_want[(s.slug, room)] = Want(
+                {
+                    "name": room,
+                    "slug": slugify(room),
+                    "site": w.ref("site", s.slug),
+                    "custom_fields": {POSITION_FIELD: pos[(s.slug, room)]},
+                },
+                {**T, "status": "active"},
             )
     w.sync("location", "dcim/locations", loc_want, loc_have, prune=loc_have, label=_pair)
 
@@ -588,21 +633,6 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
     )
 
     # Devices.
-    dev_want: dict[Key, Want] = {}
-    for s in dep.sites:
-        for pos, d in enumerate(s.devices):
-            dev_want[d.name] = Want(
-                {
-                    "name": d.name,
-                    "site": w.ref("site", s.slug),
-                    "location": w.ref("location", (s.slug, d.room)) if d.room else None,
-                    "role": cat["device-role"][d.role],
-                    "device_type": cat["device-type"][device_type_slug(d.role)],
-                    "platform": cat["platform"][d.platform] if d.platform else None,
-                    "custom_fields": {POSITION_FIELD: pos},
-                },
-                {**T, "status": "active"},
-            )
     dev_have: dict[Key, Have] = {}
     itf_have: dict[Key, Have] = {}
     mac_have: dict[Key, Have] = {}
@@ -659,6 +689,23 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
                             "assigned_object_id": i["id"],
                         },
                     )
+    dev_want: dict[Key, Want] = {}
+    for s in dep.sites:
+        names = [d.name for d in s.devices]
+        dev_pos = positions(names, _positions(dev_have, names))
+        for d in s.devices:
+            dev_want[d.name] = Want(
+                {
+                    "name": d.name,
+                    "site": w.ref("site", s.slug),
+                    "location": w.ref("location", (s.slug, d.room)) if d.room else None,
+                    "role": cat["device-role"][d.role],
+                    "device_type": cat["device-type"][device_type_slug(d.role)],
+                    "platform": cat["platform"][d.platform] if d.platform else None,
+                    "custom_fields": {POSITION_FIELD: dev_pos[d.name]},
+                },
+                {**T, "status": "active"},
+            )
     w.sync("device", "dcim/devices", dev_want, dev_have, prune=dev_have)
 
     # Interfaces: parents first, so sub-interfaces can point at them.
@@ -666,7 +713,9 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
     for s in dep.sites:
         vids = {v.role: v.vid for v in dep.site_vlans(s)}
         for d in s.devices:
-            for pos, i in enumerate(d.interfaces):
+            itf_keys = [(d.name, i.name) for i in d.interfaces]
+            itf_pos = positions(itf_keys, _positions(itf_have, itf_keys))
+            for i in d.interfaces:
                 vlan = w.ref("vlan", (s.slug, vids[i.vlan])) if i.vlan in vids else None
                 itf_want[(d.name, i.name)] = Want(
                     {
@@ -677,7 +726,7 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
                         "mgmt_only": i.mgmt_only,
                         "mode": "access" if vlan else None,
                         "untagged_vlan": vlan,
-                        "custom_fields": {POSITION_FIELD: pos},
+                        "custom_fields": {POSITION_FIELD: itf_pos[(d.name, i.name)]},
                     },
                     T,
                 )
@@ -755,6 +804,10 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
 
     w.delete_stale(lambda kind, key: _pair(key) if isinstance(key, tuple) else str(key))
     return w.report()
+
+
+def _positions(have: dict[Key, Have], keys: list[Key]) -> dict[Key, Any]:
+    return {k: have[k].fields["custom_fields"].get(POSITION_FIELD) for k in keys if k in have}
 
 
 def _pair(key: Key) -> str:
