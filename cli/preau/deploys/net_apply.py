@@ -396,13 +396,32 @@ def live_rate(t: Target, ifname: str = "wan0") -> str:
 def record_commit_rate(src: Any, dep: Departement, site: Site, mbps: int, reason: str) -> str:
     """Record a site's new commit rate in the source of truth; say how it was recorded.
 
-    Hook for the NetBox writer: a source offering `record_commit_rate(site_slug, mbps, reason)`
-    (circuit commit_rate + a journal entry on the circuit) is called; any other source gets the
-    département pushed with the new rate (idempotent; no journal outside NetBox).
+    - a source offering `record_commit_rate(site_slug, mbps, reason)` (hook for the NetBox
+      writer) is called;
+    - NetBox (a source with a pynetbox client): the circuit's commit_rate (Kbit/s in NetBox) is
+      updated and a journal entry on the circuit says who changed it, from what, and why;
+    - any other source gets the département pushed with the new rate (idempotent, no journal).
     """
     hook = getattr(src, "record_commit_rate", None)
     if callable(hook):
         hook(site.slug, mbps, reason)
         return f"{src.name}: circuit commit rate and journal entry"
+    client = getattr(src, "client", None)
+    api = getattr(client, "api", None)
+    if client is not None and api is not None and site.circuit is not None:
+        cid = site.circuit.cid
+        with client.errors(f"recording the commit rate of circuit {cid}"):
+            circuit = api.circuits.circuits.get(cid=cid)
+            if circuit is None:
+                raise BadInput(f"circuit {cid}: not in NetBox (push the département first)")
+            if circuit.commit_rate != mbps * 1000:
+                circuit.update({"commit_rate": mbps * 1000})
+            api.extras.journal_entries.create(
+                assigned_object_type="circuits.circuit",
+                assigned_object_id=circuit.id,
+                kind="info",
+                comments=reason,
+            )
+        return f"netbox: circuit {cid} commit rate {mbps} Mbit/s, journal entry added"
     src.push(with_commit_rate(dep, site, mbps))
-    return f"{src.name}: circuit commit rate (no journal: the source has no record_commit_rate)"
+    return f"{src.name}: circuit commit rate (no journal outside NetBox)"
