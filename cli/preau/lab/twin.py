@@ -447,7 +447,8 @@ def _ensure_egress(plan: LabPlan, core_pid: int, report: UpReport) -> None:
         _ip("route", "replace", routed, "via", core, "dev", EGRESS_HOST_IF)
     # the machine forwards for podman already; say so explicitly for the lab's traffic
     subprocess.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True, capture_output=True)
-    sources = ", ".join(plan.routed)
+    # the core's own traffic leaves from its end of the egress link
+    sources = ", ".join([*plan.routed, str(EGRESS_LINK.cidr)])
     ruleset = (
         f"table ip {EGRESS_NFT_TABLE} {{}}\n"
         f"delete table ip {EGRESS_NFT_TABLE}\n"
