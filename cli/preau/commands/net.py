@@ -123,7 +123,7 @@ def goldens_(
         if changes:
             failed.append(case.id)
             console.print(f"[red]{case.id} differs:[/]")
-            console.print(changes, markup=False, highlight=False)
+            console.print(changes, markup=False, highlight=False, soft_wrap=True)
         else:
             console.print(f"{case.id}: [green]ok")
     if failed:
@@ -156,7 +156,7 @@ def plan(
     if not p.changed:
         console.print(f"[green]{p.target.device.name}: no difference[/]")
         return
-    console.print(p.diff, markup=False, highlight=False)
+    console.print(p.diff, markup=False, highlight=False, soft_wrap=True)
     console.print(f"[yellow]{p.target.device.name}: {len(p.changed)} file(s) differ[/]")
 
 
@@ -184,7 +184,7 @@ def apply(
         return
     files_ = ", ".join(report.changed)
     if dry_run:
-        console.print(report.diff, markup=False, highlight=False)
+        console.print(report.diff, markup=False, highlight=False, soft_wrap=True)
         console.print(f"[yellow]dry run: would write {files_}; reload {report.reloaded}[/]")
         return
     console.print(
