@@ -143,11 +143,9 @@ def up(
     if dry_run:
         _plan_table(plan, "would bring up")
         return
-    with _out.status("lab up") as spinner:
-        report = lab_twin.up(plan, say=lambda m: spinner.update(f"lab up: {m}"))
-    choice = {"colleges": list(plan.colleges), "pcs": pcs, "printers": printers}
     where = {"source": source, "path": str(path) if path else None}
-    lab_twin.remember({**choice, "ent_apps": ent_apps, "egress": egress, **where}, plan)
+    with _out.status("lab up") as spinner:
+        report = lab_twin.up(plan, say=lambda m: spinner.update(f"lab up: {m}"), source=where)
     done = (
         f"{len(report.created)} created, {len(report.started)} started, "
         f"{len(report.removed)} removed, {len(report.wired)} link(s) wired, "

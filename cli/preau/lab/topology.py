@@ -177,6 +177,8 @@ class LabPlan:
     # egress: the machine routes `routed` (site containers, uplinks) to the core, masquerades them
     egress: bool = False
     routed: tuple[str, ...] = ()
+    # what it was planned with, so `inventory` and `status` can describe the same lab later
+    options: tuple[tuple[str, int], ...] = ()
 
     def host(self, name: str) -> LabHost:
         for h in self.hosts:
@@ -445,6 +447,7 @@ def plan(
         bridges=tuple(bridges),
         wires=tuple(wires),
         egress=egress,
+        options=(("pcs", pcs), ("printers", printers), ("ent_apps", ent_apps)),
         routed=tuple(
             [
                 *(str(s.container) for s in sites),

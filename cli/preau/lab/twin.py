@@ -251,11 +251,16 @@ def image_refs(plan: LabPlan, say: Say = _quiet) -> dict[str, str]:
     return refs
 
 
-def up(plan: LabPlan, say: Say = _quiet, wait: bool = True) -> UpReport:
-    """Converge the machine to `plan`; idempotent."""
+def up(
+    plan: LabPlan, say: Say = _quiet, wait: bool = True, source: dict[str, Any] | None = None
+) -> UpReport:
+    """Converge the machine to `plan`; idempotent. `source` (how the model was read) is kept
+    with the plan's options for `inventory` and `status`."""
     require_root()
     with _exclusive(say):
-        return _up(plan, say, wait)
+        report = _up(plan, say, wait)
+        remember(plan, source or {})
+        return report
 
 
 # Every systemd (PID 1, journald, logind...) takes inotify instances from one per-user budget of
@@ -558,11 +563,18 @@ def choice_file() -> Path:
     return state_root() / "lab" / (f"choice-{inst}.json" if inst else "choice.json")
 
 
-def remember(choice: dict[str, Any], plan: LabPlan) -> None:
-    """Record the options `up` was given, so `inventory` and `status` describe the same lab."""
+def remember(plan: LabPlan, source: dict[str, Any]) -> None:
+    """Record what the lab was brought up with, so `inventory` and `status` describe the same."""
     path = choice_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**choice, "hosts": plan.names}, indent=2) + "\n")
+    choice = {
+        "colleges": list(plan.colleges),
+        **dict(plan.options),
+        "egress": plan.egress,
+        **source,
+        "hosts": plan.names,
+    }
+    path.write_text(json.dumps(choice, indent=2) + "\n")
 
 
 def remembered() -> dict[str, Any] | None:
