@@ -21,7 +21,16 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from preau.errors import Problem, ValidationFailed
+from preau.errors import BadInput, Problem
+
+
+class BadPolicy(BadInput):
+    """The autoscale policy makes no sense: lists every problem, nothing was changed."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems) + "; nothing was changed")
+
 
 Action = Literal["out", "in", "hold"]
 
@@ -40,7 +49,7 @@ class Policy:
     uplink_max_mbps: int = 4000
 
     def check(self) -> Policy:
-        """The policy itself, or ValidationFailed naming every field that makes no sense."""
+        """The policy itself, or BadPolicy naming every field that makes no sense."""
         problems = []
 
         def bad(field: str, message: str) -> None:
@@ -70,7 +79,7 @@ class Policy:
                     f"{self.uplink_max_mbps} is below uplink_base_mbps {self.uplink_base_mbps}",
                 )
         if problems:
-            raise ValidationFailed(problems)
+            raise BadPolicy(problems)
         return self
 
 
