@@ -26,7 +26,7 @@ from preau.app import app
 from preau.deploys import net_apply
 from preau.lab import topology
 from preau.model import Departement, Site
-from preau.model.facts import dhcp_scopes, reservations
+from preau.model.facts import dhcp_scopes, gateway, reservations
 from preau.sot import files
 from preau.sot.filesource import FileSource
 
@@ -66,6 +66,11 @@ def _ip(*args: str) -> None:
 
 def _lease(netns: list[str], ifname: str, tmp: Path) -> IPAddress:
     """Take a DHCP lease on `ifname` with the host's dhclient; touch no resolv.conf."""
+    return _lease_with_options(netns, ifname, tmp)[0]
+
+
+def _lease_with_options(netns: list[str], ifname: str, tmp: Path) -> tuple[IPAddress, str]:
+    """The leased address and dhclient's lease record (options, boot file)."""
     key = hashlib.sha256(" ".join([*netns, ifname]).encode()).hexdigest()[:8]
     lf, pf = tmp / f"{key}.leases", tmp / f"{key}.pid"
     proc = subprocess.run(
@@ -83,7 +88,7 @@ def _lease(netns: list[str], ifname: str, tmp: Path) -> IPAddress:
         for line in lf.read_text().splitlines()
         if line.strip().startswith("fixed-address")
     ]
-    return IPAddress(leased[-1])
+    return IPAddress(leased[-1]), lf.read_text().split("lease {")[-1]
 
 
 @contextmanager
@@ -172,11 +177,17 @@ def test_teaching_pc_leases_and_reaches_servers_and_the_ent(net: Lab, tmp_path: 
     pc = net.one("pc")
     assert pc.nics[0].vlan == "teaching"
     pid = _pid(pc.container)
-    leased = _lease(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path)
+    leased, record = _lease_with_options(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path)
     assert leased == pc.address  # its reservation
-    fs = net.one("file-server")
     app_server = net.one("app-server")
+    assert 'filename "pxelinux.0";' in record  # PXE from the app server
+    gw = gateway(_site(net), "teaching")
+    assert f"option routers {gw};" in record
+    # DNS through the router, forwarded to the département's resolver in the data centre
     lb = net.one("load-balancer")
+    answer = _dns_a(pid, gw, f"ent.{net.dep.services.domain}")
+    assert answer == lb.address
+    fs = net.one("file-server")
     assert net.exec(pc.name, "ping", "-c1", "-W2", str(fs.address), check=False).returncode == 0
     with _listener(net, app_server.name, 3142):
         assert _tcp(net, pc.name, app_server.address, 3142)  # apt proxy  # type: ignore[arg-type]
@@ -221,6 +232,31 @@ def test_wifi_and_teaching_cannot_reach_admin(net: Lab, tmp_path: Path) -> None:
         pc = net.one("pc")
         out = net.exec(pc.name, "ping", "-c1", "-W2", str(admin), check=False)
         assert out.returncode != 0 and "Packet filtered" in out.stdout, out.stdout
+
+
+_DNS_QUERY = """
+import socket, struct, sys
+name, server = sys.argv[1], sys.argv[2]
+q = struct.pack(">HHHHHH", 0x5052, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\\0"
+q += struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(q, (server, 53))
+r = s.recv(512)
+print(socket.inet_ntoa(r[-4:]) if struct.unpack(">H", r[6:8])[0] else "")
+"""
+
+
+def _dns_a(pid: int, server: IPAddress, name: str) -> IPAddress | None:
+    """Ask `server` for the A record of `name` from inside a lab host's network namespace."""
+    out = subprocess.run(
+        ["nsenter", f"--net=/proc/{pid}/ns/net", "python3", "-c", _DNS_QUERY, name, str(server)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return IPAddress(out) if out else None
 
 
 def _masqueraded(lab: Lab) -> int:

@@ -291,7 +291,8 @@ def linux_router(
             "admin_ifnames": [by_zone[z] for z in firewall.ROUTER_ADMIN_ZONES if z in by_zone],
             "masquerade_ifnames": [by_zone[z] for z in firewall.MASQUERADED if z in by_zone],
             "serves_dns": serves_dns,
-            "colleges": str(dep.supernets.colleges),
+            # collège routers forward from their uplink address, their hosts from the container
+            "dns_clients": [str(dep.supernets.colleges), str(dep.supernets.uplinks)],
             "bgp": dep.routing.protocol == "bgp",
         },
         "dhcp": {
