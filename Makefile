@@ -27,6 +27,10 @@ test: bootstrap ## fresh machine -> lint, unit, NetBox and lab integration tests
 lint: bootstrap ## ruff, mypy, yamllint, ansible-lint
 	@scripts/lint
 
+.PHONY: goldens
+goldens: bootstrap ## regenerate the network golden files after a deliberate template change
+	@$(BIN)/preau net goldens --update
+
 .PHONY: unit
 unit: bootstrap ## fast tests only (no NetBox, no containers)
 	@$(BIN)/pytest -q -m "not netbox and not lab and not molecule" tests
