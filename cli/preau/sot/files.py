@@ -330,7 +330,9 @@ _Dumper.add_representer(dict, _represent_dict)
 
 
 def to_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+    return yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120, explicit_start=True
+    )
 
 
 def dump(dep: Departement, root: Path) -> list[Path]:
