@@ -13,6 +13,7 @@ from preau.ent import controller, scaler, target
 from preau.ent.journal import DEFAULT as DEFAULT_LOG
 from preau.ent.journal import Journal
 from preau.ent.uplink import FixedUplink, NetUplink, Uplink
+from preau.errors import BadInput
 from preau.output import console, print_json
 
 app = typer.Typer(no_args_is_help=True)
@@ -173,6 +174,103 @@ def autoscale(
         loop.run(interval, once=once, duration=duration)
     except KeyboardInterrupt:
         console.print("[dim]stopped[/]")
+
+
+@app.command("load")
+def load(
+    profile: Annotated[str, typer.Option("--profile", help="smoke, peak, peak-2x, peak-4x.")],
+    report: Annotated[
+        Path, typer.Option("--report", help="Folder for report.md, JSON, PNGs.")
+    ] = Path("build/ent-report"),
+    url: Annotated[
+        str | None, typer.Option("--url", help="Portal URL (default: the lab LB).")
+    ] = None,
+    autoscale: Annotated[
+        bool, typer.Option("--autoscale/--no-autoscale", help="Run the controller meanwhile.")
+    ] = True,
+    min_instances: Annotated[int, typer.Option("--min")] = 1,
+    max_instances: Annotated[int, typer.Option("--max")] = 8,
+    target_rps: Annotated[float, typer.Option("--target-rps", help="Req/s per instance.")] = 40.0,
+    cooldown_in: Annotated[float, typer.Option("--cooldown-in")] = 15.0,
+    start_instances: Annotated[
+        int | None, typer.Option("--start-instances", help="Scale to N before the run.")
+    ] = None,
+    runtime: RuntimeOpt = None,
+    hosts: HostsOpt = "auto",
+    backend: BackendOpt = "portal",
+    log: LogOpt = DEFAULT_LOG,
+) -> None:
+    """Play a traffic profile from the seeds against the portal; write a report with plots."""
+    import threading
+
+    from preau.ent import load as harness
+    from preau.ent import report as reporting
+    from preau.ent.autoscale import Loop
+    from preau.ent.traffic import PROFILES, Traffic
+
+    if profile not in PROFILES:
+        raise BadInput(f"--profile {profile}: unknown (known: {', '.join(PROFILES)})")
+    prof, traffic = PROFILES[profile], Traffic()
+    t = target.resolve(runtime, hosts)
+    page = harness.check_url(url or f"https://{t.lb_addr}/")
+    harness.check_profile(prof, traffic)
+    policy = controller.Policy(
+        min_instances=min_instances,
+        max_instances=max_instances,
+        target_rps=target_rps,
+        cooldown_in_s=cooldown_in,
+    ).check()
+    journal = Journal(log, quiet=False)
+    sc = scaler.Scaler(t.runtime, t.hosts, FixedUplink(), backend, say=journal.say)
+    if start_instances is not None:
+        sc.apply(scaler.plan(sc.servers(), start_instances))
+
+    def sample() -> tuple[int | None, int | None, int | None]:
+        servers = t.runtime.servers(backend)
+        return sum(s.enabled for s in servers), sum(s.up for s in servers), None
+
+    stop = threading.Event()
+    worker = None
+    if autoscale:
+        loop = Loop(sc, policy, journal, manage_uplink=False, sleep=stop.wait)
+        worker = threading.Thread(
+            target=loop.run, args=(2.0,), kwargs={"stop": stop.is_set}, daemon=True
+        )
+        worker.start()
+    console.print(
+        f"profile {prof.name}: {prof.description}; peak {traffic.peak_rps:.0f} req/s, "
+        f"{prof.duration_s:g} s against {page}"
+    )
+    try:
+        segments = harness.run(
+            prof,
+            traffic,
+            page,
+            target.secret("demo-password"),
+            sample=sample,
+            on_segment=lambda s: console.print(
+                f"  t={s.t:5.1f}s x{s.multiplier:g} {s.rps:6.1f} req/s p50 {s.p50_ms:6.1f} ms "
+                f"p99 {s.p99_ms:6.0f} ms errors {s.errors} instances {s.instances_up}",
+                highlight=False,
+            ),
+        )
+    finally:
+        stop.set()
+        if worker:
+            worker.join(timeout=30)
+    files = reporting.write(
+        report,
+        prof,
+        traffic,
+        segments,
+        {"autoscale": autoscale, "target_rps_per_instance": target_rps},
+    )
+    errors = sum(s.errors for s in segments)
+    colour = "green" if errors == 0 else "red"
+    console.print(
+        f"[{colour}]{sum(s.requests for s in segments):,} requests, {errors} failed[/]; "
+        f"report: {files[0]}"
+    )
 
 
 @lab_app.command("up")

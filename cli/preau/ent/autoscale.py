@@ -27,7 +27,7 @@ class Loop:
         dry_run: bool = False,
         manage_uplink: bool = True,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
     ):
         self.sc, self.policy, self.journal = sc, policy.check(), journal
         self.dry_run, self.manage_uplink = dry_run, manage_uplink
@@ -78,11 +78,19 @@ class Loop:
             self.uplink = d.uplink_mbps
         return d
 
-    def run(self, interval: float, once: bool = False, duration: float | None = None) -> None:
+    def run(
+        self,
+        interval: float,
+        once: bool = False,
+        duration: float | None = None,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> None:
         start = self.clock()
         self.tick()  # first sample: no rate yet
-        while True:
+        while not stop():
             self.sleep(interval)
+            if stop():
+                return
             self.tick()
             if once or (duration is not None and self.clock() - start >= duration):
                 return

@@ -1,0 +1,143 @@
+"""The load report: JSON data, a Markdown summary with the traffic assumptions, PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from preau.ent.load import Segment, to_json
+from preau.ent.traffic import (
+    VISITS_PER_DAY_LOCKDOWN,
+    VISITS_PER_DAY_NORMAL,
+    VISITS_TWO_DAYS_LOCKDOWN,
+    Profile,
+    Traffic,
+)
+
+PLOTS = (
+    ("requests", "requests/s", ("rps", "target_rps")),
+    ("latency", "latency (ms)", ("p50_ms", "p99_ms")),
+    ("errors", "failed requests per segment", ("errors",)),
+    ("instances", "instances (enabled, UP)", ("instances", "instances_up")),
+    ("bandwidth", "Mbit/s (uplink rate, portal traffic)", ("uplink_mbps", "mbit_s")),
+)
+
+
+def assumptions(traffic: Traffic) -> list[str]:
+    return [
+        f"{VISITS_PER_DAY_NORMAL:,} visits per working day outside lockdown, nearly "
+        f"{VISITS_PER_DAY_LOCKDOWN:,} a day when the collèges closed in March 2020 "
+        f"({VISITS_TWO_DAYS_LOCKDOWN:,} in two days); the bandwidth was doubled (press, seeds).",
+        f"Assumed: {traffic.peak_hour_share:.0%} of a day's visits in its busiest hour, "
+        f"{traffic.requests_per_visit} HTML requests per visit (static assets cached), "
+        f"{traffic.think_s:g} s of reading between pages.",
+        f"Peak: {traffic.visits_per_day:,} x {traffic.peak_hour_share:g} / 3600 = "
+        f"{traffic.peak_visits_per_s:.1f} visits/s x {traffic.requests_per_visit} = "
+        f"**{traffic.peak_rps:.0f} req/s**, about {traffic.concurrent_visitors:,} visitors "
+        "reading at once.",
+        "Lab: a wrk connection thinks 0.1 s instead of 10 s, so one connection stands for "
+        "100 pupils; the request rate is the real one, the socket count is not.",
+        "Honest scale: the stand-in portal costs far less per request than a real ENT "
+        "(one Redis GET and one to two indexed queries per page), and this machine has 2 cores "
+        "shared with other work; the controller's per-instance target stands for the real "
+        "ENT's per-instance capacity, the absolute latencies say little about production.",
+    ]
+
+
+def write(
+    directory: Path,
+    profile: Profile,
+    traffic: Traffic,
+    segments: list[Segment],
+    extra: dict[str, Any] | None = None,
+) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = to_json(segments)
+    total = sum(s.requests for s in segments)
+    errors = sum(s.errors for s in segments)
+    summary = {
+        "profile": profile.name,
+        "description": profile.description,
+        "peak_rps": round(traffic.peak_rps, 1),
+        "requests": total,
+        "errors": errors,
+        "max_rps": max((s.rps for s in segments), default=0),
+        "max_p99_ms": max((s.p99_ms for s in segments), default=0),
+        "max_instances": max((s.instances or 0 for s in segments), default=0),
+        **(extra or {}),
+    }
+    data = directory / "report.json"
+    data.write_text(
+        json.dumps(
+            {"summary": summary, "assumptions": assumptions(traffic), "segments": rows},
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+    files = [data, *_plots(directory, segments)]
+    md = directory / "report.md"
+    lines = [
+        f"# ENT load report: profile `{profile.name}`",
+        "",
+        profile.description + ".",
+        "",
+        "## Traffic model",
+        "",
+        *[f"- {a}" for a in assumptions(traffic)],
+        "",
+        "## Result",
+        "",
+        f"- {total:,} requests, **{errors} failed**; highest rate {summary['max_rps']} req/s, "
+        f"worst p99 {summary['max_p99_ms']:.0f} ms, up to {summary['max_instances']} instances.",
+        *[f"- {k}: {v}" for k, v in (extra or {}).items()],
+        "",
+        "| t (s) | x peak | target req/s | req/s | p50 ms | p99 ms | errors | instances |",
+        "|---|---|---|---|---|---|---|---|",
+        *[
+            f"| {s.t:.0f} | {s.multiplier:g} | {s.target_rps:.0f} | {s.rps:.0f} | "
+            f"{s.p50_ms:.1f} | {s.p99_ms:.0f} | {s.errors} | {s.instances_up} |"
+            for s in segments
+        ],
+        "",
+        *[f"![{name}]({name}.png)" for name, _, _ in PLOTS],
+        "",
+    ]
+    md.write_text("\n".join(lines))
+    return [md, *files]
+
+
+def _plots(directory: Path, segments: list[Segment]) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [s.t for s in segments]
+    out = []
+    fig_all, axes = plt.subplots(len(PLOTS), 1, figsize=(9, 2.2 * len(PLOTS)), sharex=True)
+    for ax_all, (name, label, keys) in zip(axes, PLOTS, strict=True):
+        fig, ax = plt.subplots(figsize=(9, 3))
+        for target in (ax, ax_all):
+            for key in keys:
+                ys = [getattr(s, key) for s in segments]
+                if all(y is None for y in ys):
+                    continue
+                target.step(
+                    t, [y if y is not None else float("nan") for y in ys], where="post", label=key
+                )
+            target.set_ylabel(label)
+            target.grid(alpha=0.3)
+            target.legend(loc="upper left", fontsize=8)
+        ax.set_xlabel("seconds")
+        fig.tight_layout()
+        path = directory / f"{name}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        out.append(path)
+    axes[-1].set_xlabel("seconds")
+    fig_all.tight_layout()
+    path = directory / "overview.png"
+    fig_all.savefig(path, dpi=80)
+    plt.close(fig_all)
+    return [*out, path]
