@@ -25,6 +25,7 @@ PAGE = 1000
 # and two chunks go at once because NetBox serves requests on several workers.
 WRITE_CHUNK = 200
 WRITERS = 2
+DEADLOCK_RETRIES = 2
 TIMEOUT = 300
 
 
@@ -140,26 +141,44 @@ class Client:
         app, name = path.split("/")
         return getattr(getattr(self.api, app), name.replace("-", "_"))
 
-    def _chunked(self, doing: str, send: Any, items: Sequence[Any]) -> list[Any]:
+    def _chunked(
+        self, doing: str, send: Any, items: Sequence[Any], parallel: bool = False
+    ) -> list[Any]:
+        """Send `items` in chunks; `parallel` only when callers ordered them by what they lock.
+
+        NetBox keeps counters on parent rows (a device type's device count, a device's
+        interface count) and a bulk request is one transaction: two chunks that touch the same
+        parents in different orders deadlock. Callers sort items by parent, so concurrent chunks
+        take their locks in the same order and at worst wait for each other.
+        """
         chunks = [list(items[i : i + WRITE_CHUNK]) for i in range(0, len(items), WRITE_CHUNK)]
 
         def one(chunk: list[Any]) -> Any:
-            with self.errors(doing):
-                return send(chunk)
+            for attempt in range(DEADLOCK_RETRIES + 1):
+                try:
+                    with self.errors(doing):
+                        return send(chunk)
+                except BadInput as exc:
+                    # The whole request was rolled back: sending it again is safe.
+                    if "deadlock detected" not in str(exc) or attempt == DEADLOCK_RETRIES:
+                        raise
+            raise AssertionError("unreachable")
 
-        if len(chunks) <= 1:
+        if len(chunks) <= 1 or not parallel:
             return [one(c) for c in chunks]
         with ThreadPoolExecutor(WRITERS) as pool:
             return list(pool.map(one, chunks))
 
-    def create(self, path: str, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def create(
+        self, path: str, items: Sequence[dict[str, Any]], parallel: bool = False
+    ) -> list[dict[str, Any]]:
         """Bulk create; returns the created objects in the order of `items`."""
         ep = self._endpoint(path)
-        results = self._chunked(f"creating {path}", ep.create, items)
+        results = self._chunked(f"creating {path}", ep.create, items, parallel)
         return [dict(r) for chunk in results for r in chunk]
 
-    def update(self, path: str, items: Sequence[dict[str, Any]]) -> None:
-        self._chunked(f"updating {path}", self._endpoint(path).update, items)
+    def update(self, path: str, items: Sequence[dict[str, Any]], parallel: bool = False) -> None:
+        self._chunked(f"updating {path}", self._endpoint(path).update, items, parallel)
 
     def delete(self, path: str, ids: Sequence[int]) -> None:
         self._chunked(f"deleting {path}", self._endpoint(path).delete, ids)

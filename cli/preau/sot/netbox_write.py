@@ -115,6 +115,7 @@ class Writer:
         *,
         prune: Iterable[Key] = (),
         label: Callable[[Key], str] = str,
+        lock_order: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         """Create what is missing, update what differs; queue unwanted `prune` keys for deletion."""
         ids = self.ids.setdefault(kind, {})
@@ -144,19 +145,24 @@ class Writer:
             self.deletes.append((kind, path, stale))
         if self.dry_run:
             return
+        parallel = lock_order is not None
+        if lock_order is not None:
+            creates.sort(key=lambda kb: lock_order(kb[1]))
+            # Updates carry only what changed: by id is the one order they all share.
+            updates.sort(key=lambda b: b["id"])
         if creates:
-            created = self.client.create(path, [body for _, body in creates])
+            created = self.client.create(path, [body for _, body in creates], parallel)
             for (key, _), obj in zip(creates, created, strict=True):
                 ids[key] = int(obj["id"])
         if updates:
-            self.client.update(path, updates)
+            self.client.update(path, updates, parallel)
 
     def patch(self, kind: str, path: str, changes: list[dict[str, Any]], what: list[str]) -> None:
-        """Updates computed outside `sync` (pointers set once both ends exist)."""
+        """Updates computed outside `sync` (pointers set once both ends exist; no counters)."""
         for w in what:
             self.note("update", kind, w)
         if changes and not self.dry_run:
-            self.client.update(path, changes)
+            self.client.update(path, sorted(changes, key=lambda c: c["id"]), parallel=True)
 
     def delete_stale(self, label: Callable[[str, Key], str] = lambda k, key: str(key)) -> None:
         """Delete what pushed sites no longer hold, children before parents."""
@@ -706,7 +712,11 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
                 },
                 {**T, "status": "active"},
             )
-    w.sync("device", "dcim/devices", dev_want, dev_have, prune=dev_have)
+    # Devices count into their type: concurrent chunks sorted by type cannot deadlock.
+    w.sync(
+        "device", "dcim/devices", dev_want, dev_have, prune=dev_have,
+        lock_order=lambda b: (b.get("device_type") or 0, b.get("name") or ""),
+    )  # fmt: skip
 
     # Interfaces: parents first, so sub-interfaces can point at them.
     itf_want: dict[Key, Want] = {}
@@ -733,11 +743,15 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
     parent_of = {(d.name, i.name): i.parent for _, d in dep.all_devices() for i in d.interfaces}
     parents = {k: v for k, v in itf_want.items() if not parent_of[k]}
     children = {k: v for k, v in itf_want.items() if parent_of[k]}
-    w.sync("interface", "dcim/interfaces", parents, itf_have, label=_pair)
+    by_device = _by("device")
+    w.sync("interface", "dcim/interfaces", parents, itf_have, label=_pair, lock_order=by_device)
     for k, v in children.items():
         v.fields["parent"] = w.ref("interface", (k[0], parent_of[k]))
     stale_itfs = [k for k in itf_have if k not in itf_want]
-    w.sync("interface", "dcim/interfaces", children, itf_have, prune=stale_itfs, label=_pair)
+    w.sync(
+        "interface", "dcim/interfaces", children, itf_have, prune=stale_itfs, label=_pair,
+        lock_order=by_device,
+    )  # fmt: skip
 
     # MAC addresses and IP addresses, assigned to interfaces.
     mac_want: dict[Key, Want] = {}
@@ -783,8 +797,15 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
     _release_primaries(
         w, "device", "dcim/devices", "primary_ip4", ip_want, ip_have, primary_ip_have
     )
-    w.sync("mac-address", "dcim/mac-addresses", mac_want, mac_have, prune=mac_have)
-    w.sync("ip-address", "ipam/ip-addresses", ip_want, ip_have, prune=ip_have)
+    by_interface = _by("assigned_object_id")
+    w.sync(
+        "mac-address", "dcim/mac-addresses", mac_want, mac_have, prune=mac_have,
+        lock_order=by_interface,
+    )  # fmt: skip
+    w.sync(
+        "ip-address", "ipam/ip-addresses", ip_want, ip_have, prune=ip_have,
+        lock_order=by_interface,
+    )  # fmt: skip
 
     # Pointers: each interface's primary MAC, each device's primary IP.
     changes, what = [], []
@@ -808,6 +829,13 @@ def push(client: Client, snap: Snapshot, dep: Departement, dry_run: bool) -> Cha
 
 def _positions(have: dict[Key, Have], keys: list[Key]) -> dict[Key, Any]:
     return {k: have[k].fields["custom_fields"].get(POSITION_FIELD) for k in keys if k in have}
+
+
+def _by(field: str) -> Callable[[dict[str, Any]], Any]:
+    """Sort key for bulk bodies by the parent they lock (ids; placeholders sort last)."""
+    return lambda b: (
+        (0, b[field], "") if isinstance(b.get(field), int) else (1, 0, str(b.get(field)))
+    )
 
 
 def _pair(key: Key) -> str:
