@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import testinfra
@@ -115,3 +120,27 @@ def test_ntp_answers_pcs(pc):
     mode, stratum = pc.run_expect([0], f'python3 -c "{script}"').stdout.split()
     assert mode == "4"
     assert 1 <= int(stratum) <= 15
+
+
+def test_printer_without_address_stops_before_any_change(host):
+    """The inventory writes address "None" for a printer the source of truth gives no address."""
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    before = host.run_expect([0], "lpstat -v").stdout
+    printers = [
+        {"name": "cdi-imprimante", "address": "app-printer"},
+        {"name": "salle-s101", "address": "None"},
+    ]
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+            str(scenario / "converge.yml"),
+            "-e", json.dumps({"app_server_printers": printers}),
+        ],
+        capture_output=True, text=True, check=False,
+        env=os.environ | {"ANSIBLE_ROLES_PATH": str(scenario.parents[2]), "NO_COLOR": "1"},
+    )  # fmt: skip
+    assert run.returncode != 0
+    # the callback wraps long messages: compare words
+    assert "printer salle-s101 has no address" in " ".join(run.stdout.split())
+    assert host.run_expect([0], "lpstat -v").stdout == before
