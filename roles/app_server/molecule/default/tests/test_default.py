@@ -138,9 +138,9 @@ def test_printer_without_address_stops_before_any_change(host):
             "-e", json.dumps({"app_server_printers": printers}),
         ],
         capture_output=True, text=True, check=False,
-        env=os.environ | {"ANSIBLE_ROLES_PATH": str(scenario.parents[2]), "NO_COLOR": "1"},
+        env=os.environ | {"ANSIBLE_ROLES_PATH": str(scenario.parents[2]), "ANSIBLE_NOCOLOR": "1"},
     )  # fmt: skip
     assert run.returncode != 0
     # the callback wraps long messages: compare words
-    assert "printer salle-s101 has no address" in " ".join(run.stdout.split())
+    assert "printer salle-s101 has no address" in " ".join((run.stdout + run.stderr).split())
     assert host.run_expect([0], "lpstat -v").stdout == before
