@@ -228,6 +228,25 @@ def test_changed_addressing_and_vlan_moves_objects(
         src.push(dep)
 
 
+def test_a_rerun_finishes_an_interrupted_push(
+    pushed: tuple[NetBoxSource, Departement, Any],
+) -> None:
+    """What a push killed half-way leaves (objects missing) is completed by the next push."""
+    src, dep, _ = pushed
+    api = pynetbox.api(src.settings.url, token=src.settings.token)
+    college = dep.colleges[2]
+    printer = college.devices_by_role("printer")[0]
+    switch = college.devices_by_role("access-switch")[0]
+    api.dcim.devices.get(name=printer.name).delete()  # with its interface, MAC and address
+    for ip in api.ipam.ip_addresses.filter(device=switch.name):
+        ip.delete()
+    report = src.push(dep)
+    assert report.created == {"device": 1, "interface": 1, "mac-address": 1, "ip-address": 2}
+    assert report.updated == {"interface": 1, "device": 2}  # primary MAC, primary IPs
+    assert not report.deleted
+    assert files.site_dict(src.read().colleges[2]) == files.site_dict(college)
+
+
 def test_sites_absent_from_the_model_are_left_alone(
     pushed: tuple[NetBoxSource, Departement, Any],
 ) -> None:

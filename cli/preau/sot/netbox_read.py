@@ -33,7 +33,7 @@ from preau.model import (
     Supernets,
     VlanPlanEntry,
 )
-from preau.sot.netbox_client import Client
+from preau.sot.netbox_client import PAGE, Client
 from preau.sot.netbox_schema import (
     COLLEGE_CONTAINER,
     POSITION_FIELD,
@@ -140,6 +140,16 @@ def _ints(obj: Any) -> Any:
     return obj
 
 
+def _not_truncated(items: list[Any], what: str) -> list[Any]:
+    """NetBox caps each GraphQL list at MAX_PAGE_SIZE: a full list may have lost objects."""
+    if len(items) >= PAGE:
+        raise BadInput(
+            f"NetBox returned {len(items)} {what} in one list, its page size: preau reads a "
+            f"département in one page per list and would miss some; raise MAX_PAGE_SIZE"
+        )
+    return items
+
+
 def fetch_catalogue(client: Client) -> Snapshot:
     roles = ", ".join(
         f'"{r}"' for r in (*SUPERNET_ROLES.values(), COLLEGE_CONTAINER, SITE_CONTAINER, UPLINK)
@@ -176,12 +186,12 @@ def fetch_catalogue(client: Client) -> Snapshot:
         missing_fields=missing,
         region=region,
         context=context,
-        top_prefixes=data["prefix_list"],
+        top_prefixes=_not_truncated(data["prefix_list"], "top-level prefixes"),
         provider_networks={p["name"]: p for p in data["provider_network_list"]},
     )
     snap.sites = {
         s["slug"]: {"id": s["id"], "slug": s["slug"]}
-        for s in data["site_list"]
+        for s in _not_truncated(data["site_list"], "sites")
         if region is not None and s["region"] and s["region"]["id"] == region["id"]
     }
     return snap
@@ -215,6 +225,7 @@ def fetch_sites(client: Client, snap: Snapshot, slugs: Iterable[str] | None = No
     with ThreadPoolExecutor(PARALLEL) as pool:
         for batch in pool.map(one, list(_chunks(sorted(wanted), SITES_PER_QUERY))):
             for s in batch:
+                _not_truncated(s.get("devices") or [], f"devices in site {s['slug']}")
                 snap.sites[s["slug"]] = s
 
 
