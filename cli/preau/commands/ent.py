@@ -195,12 +195,22 @@ def load(
     start_instances: Annotated[
         int | None, typer.Option("--start-instances", help="Scale to N before the run.")
     ] = None,
+    uplink: UplinkOpt = False,
+    uplink_max: Annotated[int | None, typer.Option("--uplink-max", help="Mbit/s ceiling.")] = None,
+    site: SiteOpt = None,
+    uplink_target: UplinkTarget = "auto",
     runtime: RuntimeOpt = None,
     hosts: HostsOpt = "auto",
     backend: BackendOpt = "portal",
     log: LogOpt = DEFAULT_LOG,
+    source: Source = None,
+    path: InventoryPath = None,
 ) -> None:
-    """Play a traffic profile from the seeds against the portal; write a report with plots."""
+    """Play a traffic profile from the seeds against the portal; write a report with plots.
+
+    With --uplink the controller also follows the load on the data centre's uplink (base rate
+    sized for the profile's peak, doubled per doubling of the load), as `preau net bandwidth`.
+    """
     import threading
 
     from preau.ent import load as harness
@@ -214,25 +224,32 @@ def load(
     t = target.resolve(runtime, hosts)
     page = harness.check_url(url or f"https://{t.lb_addr}/")
     harness.check_profile(prof, traffic)
+    link = _uplink(uplink, source, path, site, uplink_target)
+    base = link.current() if uplink else 0
     policy = controller.Policy(
         min_instances=min_instances,
         max_instances=max_instances,
         target_rps=target_rps,
         cooldown_in_s=cooldown_in,
+        baseline_rps=traffic.peak_rps if uplink else None,
+        uplink_base_mbps=base or 1,
+        uplink_max_mbps=uplink_max or max(base * 4, 1),
     ).check()
     journal = Journal(log, quiet=False)
-    sc = scaler.Scaler(t.runtime, t.hosts, FixedUplink(), backend, say=journal.say)
+    sc = scaler.Scaler(t.runtime, t.hosts, link, backend, say=journal.say)
     if start_instances is not None:
         sc.apply(scaler.plan(sc.servers(), start_instances))
 
+    stop = threading.Event()
+    loop = Loop(sc, policy, journal, manage_uplink=uplink, sleep=stop.wait)
+
     def sample() -> tuple[int | None, int | None, int | None]:
         servers = t.runtime.servers(backend)
-        return sum(s.enabled for s in servers), sum(s.up for s in servers), None
+        rate = (loop.uplink or base) if uplink else None
+        return sum(s.enabled for s in servers), sum(s.up for s in servers), rate
 
-    stop = threading.Event()
     worker = None
     if autoscale:
-        loop = Loop(sc, policy, journal, manage_uplink=False, sleep=stop.wait)
         worker = threading.Thread(
             target=loop.run, args=(2.0,), kwargs={"stop": stop.is_set}, daemon=True
         )
