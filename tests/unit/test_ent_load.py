@@ -19,14 +19,17 @@ def test_peak_rate_from_the_published_figures():
     assert Traffic(visits_per_day=150_000).peak_rps == pytest.approx(50.0)
 
 
-@pytest.mark.parametrize("url", ["https://127.0.0.1/", "https://198.19.224.2/",
-                                 "http://100.80.0.2:8080/"])
+@pytest.mark.parametrize(
+    "url", ["https://127.0.0.1/", "https://198.19.224.2/", "http://100.80.0.2:8080/"]
+)
 def test_lab_and_loopback_urls_are_allowed(url):
     assert load.check_url(url) == url
 
 
-@pytest.mark.parametrize("url", ["https://10.0.0.1/", "https://192.168.1.1/", "https://8.8.8.8/",
-                                 "https://ent.example.org/"])
+@pytest.mark.parametrize(
+    "url",
+    ["https://10.0.0.1/", "https://192.168.1.1/", "https://8.8.8.8/", "https://ent.example.org/"],
+)
 def test_other_urls_are_refused(url):
     with pytest.raises(BadInput, match="--url"):
         load.check_url(url)
