@@ -17,8 +17,19 @@ from psycopg2.extras import execute_values
 
 from enc_portal import config, passwords
 
-SUBJECTS = ["Français", "Mathématiques", "Histoire-géo", "Anglais", "SVT", "Physique-chimie",
-            "Technologie", "EPS", "Arts plastiques", "Éducation musicale", "Espagnol"]
+SUBJECTS = [
+    "Français",
+    "Mathématiques",
+    "Histoire-géo",
+    "Anglais",
+    "SVT",
+    "Physique-chimie",
+    "Technologie",
+    "EPS",
+    "Arts plastiques",
+    "Éducation musicale",
+    "Espagnol",
+]
 SENDERS = ["Vie scolaire", "Professeur principal", "Principal", "CDI", "Infirmerie"]
 
 
@@ -69,8 +80,12 @@ def init_db(dsn: str, pupils: int, password: str) -> bool:
                     cur,
                     "INSERT INTO homework (class_name, due, subject, body) VALUES %s",
                     [
-                        (c, today + dt.timedelta(days=rng.randint(-7, 21)), rng.choice(SUBJECTS),
-                         "Exercices " + ", ".join(str(rng.randint(1, 60)) for _ in range(3)))
+                        (
+                            c,
+                            today + dt.timedelta(days=rng.randint(-7, 21)),
+                            rng.choice(SUBJECTS),
+                            "Exercices " + ", ".join(str(rng.randint(1, 60)) for _ in range(3)),
+                        )
                         for c in names
                         for _ in range(20)
                     ],
@@ -80,8 +95,13 @@ def init_db(dsn: str, pupils: int, password: str) -> bool:
                 cur,
                 "INSERT INTO messages (pupil_id, sent, sender, subject, unread) VALUES %s",
                 [
-                    (pid, now - dt.timedelta(hours=rng.randint(1, 24 * 60)), rng.choice(SENDERS),
-                     f"Information n°{rng.randint(1, 999)}", rng.random() < 0.3)
+                    (
+                        pid,
+                        now - dt.timedelta(hours=rng.randint(1, 24 * 60)),
+                        rng.choice(SENDERS),
+                        f"Information n°{rng.randint(1, 999)}",
+                        rng.random() < 0.3,
+                    )
                     for (pid,) in ids
                     for _ in range(8)
                 ],
@@ -100,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     password = os.environ.get("ENC_PORTAL_DEMO_PASSWORD", "")
     if not password:
-        print("ENC_PORTAL_DEMO_PASSWORD is not set: the demo pupils need a password",
-              file=sys.stderr)
+        print(
+            "ENC_PORTAL_DEMO_PASSWORD is not set: the demo pupils need a password", file=sys.stderr
+        )
         return 2
     changed = init_db(config.load().dsn, args.pupils, password)
     print("changed" if changed else "unchanged")

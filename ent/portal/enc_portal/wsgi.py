@@ -115,9 +115,7 @@ def logout(environ: dict[str, Any]) -> Response:
 
 def dashboard(pupil: int) -> Response:
     name, klass = _query("SELECT full_name, class_name FROM pupils WHERE id = %s", (pupil,))[0]
-    unread = _query(
-        "SELECT count(*) FROM messages WHERE pupil_id = %s AND unread", (pupil,)
-    )[0][0]
+    unread = _query("SELECT count(*) FROM messages WHERE pupil_id = %s AND unread", (pupil,))[0][0]
     return Response(
         "200 OK",
         _page(
@@ -199,7 +197,10 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
         resp = route(environ)
     except (psycopg2.Error, redis.RedisError) as exc:
         resp = Response("503 Service Unavailable", f"backend unavailable: {type(exc).__name__}")
-    headers = [*resp.headers, ("Content-Length", str(len(resp.body))),
-               ("X-Instance", SETTINGS.instance)]
+    headers = [
+        *resp.headers,
+        ("Content-Length", str(len(resp.body))),
+        ("X-Instance", SETTINGS.instance),
+    ]
     start_response(resp.status, headers)
     return [resp.body]
