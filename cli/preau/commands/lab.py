@@ -18,6 +18,7 @@ from preau.lab import targets as lab_targets
 from preau.lab import topology as lab_topology
 from preau.lab import twin as lab_twin
 from preau.model import Departement
+from preau.netbox_local.paths import state_root
 from preau.output import print_json
 from preau.sot import open_source
 
@@ -234,8 +235,14 @@ def lab_inventory(
     ent_apps: Annotated[int | None, typer.Option("--ent-apps")] = None,
     source: Source = None,
     path: InventoryPath = None,
+    script: Annotated[
+        bool, typer.Option("--script", help="The --list format of executable inventories.")
+    ] = False,
 ) -> None:
     """The lab hosts as an Ansible inventory (JSON, YAML-plugin structure), reached via podman.
+
+    `inventory/lab.sh` is the executable form (`--script`), which lets `inventory/group_vars`
+    apply. Group `lab` carries the twin's throw-away operator SSH key ($PREAU_HOME/lab/ssh/).
 
     Options (source of truth included) default to those of the last `preau lab up`, else to
     `up`'s defaults.
@@ -250,4 +257,5 @@ def lab_inventory(
         path or (Path(last["path"]) if last.get("path") else None),
         bool(last.get("egress")),
     )
-    print_json(lab_targets.ansible_inventory(dep, plan))
+    tree = lab_targets.ansible_inventory(dep, plan, lab_targets.operator_key(state_root()))
+    print_json(lab_targets.script_inventory(tree) if script else tree)

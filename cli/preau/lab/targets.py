@@ -14,9 +14,12 @@ Both run `podman`, which must see the repo's containers.conf: run them with `eng
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from preau import inventory
+from preau.errors import ServiceError
 from preau.lab import podman
 from preau.lab.topology import CORE_NAME, LabHost, LabPlan, interface_map
 from preau.model import Departement
@@ -56,11 +59,16 @@ def _core_vars(dep: Departement, host: LabHost) -> dict[str, Any]:
     }
 
 
-def ansible_inventory(dep: Departement, plan: LabPlan) -> dict[str, Any]:
+def ansible_inventory(
+    dep: Departement, plan: LabPlan, ssh_key: str | None = None
+) -> dict[str, Any]:
     """The model's inventory (`preau inventory`) cut down to the lab hosts, reached via podman.
 
     Same groups and variables as production, so playbooks run unchanged against the twin;
     the core (not in the model) is added in group `core`; every lab host is in group `lab`.
+    A site's `preau_printers` keeps the printers the twin runs (a CUPS queue is made by asking
+    its printer). With `ssh_key` (a public key), group `lab` gets it as the operators' key
+    (`common_ssh_authorized_keys`), which production takes from the département's operators.
     """
     full = inventory.build(dep)["all"]
     names = {h.name: h for h in plan.hosts}
@@ -77,7 +85,7 @@ def ansible_inventory(dep: Departement, plan: LabPlan) -> dict[str, Any]:
                 continue
             kept["hosts"] = hosts
         if "vars" in group:
-            kept["vars"] = group["vars"]
+            kept["vars"] = _lab_group_vars(group["vars"], names)
         if "children" in group:
             kept["children"] = {
                 c: {} for c in group["children"] if _has_lab_hosts(full["children"][c], names)
@@ -88,7 +96,57 @@ def ansible_inventory(dep: Departement, plan: LabPlan) -> dict[str, Any]:
     core = names[CORE_NAME]
     children["core"] = {"hosts": {core.name: {**_core_vars(dep, core), **_lab_vars(core)}}}
     children["lab"] = {"hosts": {n: {} for n in names}}
+    if ssh_key:
+        children["lab"]["vars"] = {
+            "common_ssh_authorized_keys": [{"user": "root", "key": ssh_key, "state": "present"}]
+        }
     return {"all": {"vars": full["vars"], "children": children}}
+
+
+def _lab_group_vars(gvars: dict[str, Any], names: dict[str, LabHost]) -> dict[str, Any]:
+    if "preau_printers" not in gvars:
+        return gvars
+    return {**gvars, "preau_printers": [p for p in gvars["preau_printers"] if p["name"] in names]}
+
+
+def script_inventory(tree: dict[str, Any]) -> dict[str, Any]:
+    """`ansible_inventory()`'s tree in the `--list` format of executable inventories
+    (`inventory/lab.sh`), so `inventory/group_vars` applies to the twin as to production."""
+    top = tree["all"]
+    out: dict[str, Any] = {"all": {"vars": top["vars"], "children": sorted(top["children"])}}
+    hostvars: dict[str, Any] = {}
+    for name, group in top["children"].items():
+        entry: dict[str, Any] = {}
+        if "hosts" in group:
+            entry["hosts"] = sorted(group["hosts"])
+            for host, hv in group["hosts"].items():
+                if hv:
+                    hostvars.setdefault(host, {}).update(hv)
+        for key in ("children", "vars"):
+            if key in group:
+                entry[key] = sorted(group[key]) if key == "children" else group[key]
+        out[name] = entry
+    out["_meta"] = {"hostvars": hostvars}
+    return out
+
+
+def operator_key(home: Path) -> str:
+    """The twin's throw-away operator key pair under `home` (made on first use): the public key.
+
+    Never a production key: it lets `roles/common` keep root's SSH login by key in lab hosts.
+    """
+    private = home / "lab" / "ssh" / "id_ed25519"
+    if not private.exists():
+        private.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        made = subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "preau-lab", "-f", str(private)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if made.returncode != 0:
+            raise ServiceError(f"ssh-keygen could not make the lab key {private}: {made.stderr}")
+    return private.with_suffix(".pub").read_text().strip()
 
 
 def _has_lab_hosts(group: dict[str, Any], names: dict[str, LabHost]) -> bool:

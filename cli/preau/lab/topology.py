@@ -71,8 +71,8 @@ IMAGE_FOR_ROLE = {
     "file-server": "server",
     "app-server": "server",
     "pc": "pc",
-    # a printer is a plain host for now: it answers ping and whatever a role installs on it
-    "printer": "base",
+    # an IPP Everywhere printer (ippeveprinter) from boot, as roles/app_server's queues expect
+    "printer": "printer",
     "display": "base",
     "load-balancer": "ent",
     "portal-app": "ent",
@@ -82,6 +82,9 @@ ROUTER_ROLES = ("router", "core")
 # FRR's zebra and bgpd refuse to start without CAP_SYS_ADMIN (they keep it for netns/VRF
 # handling); NET_ADMIN and NET_RAW let nftables, tc and the routing daemons manage interfaces.
 ROUTER_CAPS = ("NET_ADMIN", "NET_RAW", "SYS_ADMIN")
+# roles/common loads each server's own nftables firewall (as its molecule scenario does).
+SERVER_CAPS = ("NET_ADMIN",)
+SERVER_ROLES = ("file-server", "app-server")
 DATACENTRE_ROLES = ("load-balancer", "database", "portal-app")
 
 
@@ -150,6 +153,13 @@ class LabHost:
     def is_router(self) -> bool:
         return self.role in ROUTER_ROLES
 
+    @property
+    def caps(self) -> tuple[str, ...]:
+        """Capabilities added to the container."""
+        if self.is_router:
+            return ROUTER_CAPS
+        return SERVER_CAPS if self.role in SERVER_ROLES else ()
+
     def nic(self, ifname: str) -> Nic | None:
         return next((n for n in self.nics if n.ifname == ifname), None)
 
@@ -160,7 +170,7 @@ class LabHost:
 
     def spec_hash(self) -> str:
         """A digest of what the container is created with; a change means recreate."""
-        caps = ",".join(ROUTER_CAPS) if self.is_router else ""
+        caps = ",".join(self.caps)
         spec = f"{self.name}|{self.image}|{self.role}|{caps}"
         return hashlib.sha256(spec.encode()).hexdigest()[:12]
 

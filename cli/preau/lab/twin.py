@@ -42,7 +42,6 @@ from preau.lab.topology import (
     LABEL_ROLE,
     LABEL_SITE,
     LABEL_SPEC,
-    ROUTER_CAPS,
     LabHost,
     LabPlan,
     Wire,
@@ -213,9 +212,8 @@ def _run_container(host: LabHost, image_ref: str) -> None:
     ]
     if host.college:
         args += ["--label", f"{LABEL_COLLEGE}={host.college}"]
-    if host.is_router:
-        # FRR, nftables and tc manage the router's own interfaces
-        args += [arg for cap in ROUTER_CAPS for arg in ("--cap-add", cap)]
+    # routers: FRR, nftables and tc manage their own interfaces; servers: their nftables firewall
+    args += [arg for cap in host.caps for arg in ("--cap-add", cap)]
     podman.run(*args, image_ref, "/sbin/init")
 
 
