@@ -39,7 +39,9 @@ class ValidationFailed(BadInput):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{len(problems)} problem(s) in the source of truth, nothing written:\n{lines}")
+        super().__init__(
+            f"{len(problems)} problem(s) in the source of truth, nothing written:\n{lines}"
+        )
 
 
 class NetBoxUnavailable(PreauError):
