@@ -23,9 +23,6 @@ from preau.sot.netbox_client import Client
 from preau.sot.netbox_read import (
     Snapshot,
     fetch,
-    fetch_catalogue,
-    fetch_sites,
-    require_setup,
     to_model,
 )
 from preau.sot.netbox_schema import COLLEGE_CONTAINER, SUPERNET_ROLES, UPLINK, setup
@@ -57,14 +54,12 @@ class NetBoxSource:
         return fetch(self.client, slugs)
 
     def read(self) -> Departement:
-        return to_model(self.snapshot(), self.client.url)
+        return to_model(fetch(self.client, lean=True), self.client.url)
 
     def push(self, dep: Departement, *, dry_run: bool = False) -> ChangeReport:
         check(dep)
         netbox_check(dep)
-        snap = fetch_catalogue(self.client)
-        require_setup(snap, self.client.url)
-        fetch_sites(self.client, snap, [s.slug for s in dep.sites])
+        snap = fetch(self.client)
         return write(self.client, snap, dep, dry_run)
 
     # --- onboarding ------------------------------------------------------------------------
@@ -112,9 +107,7 @@ class NetBoxSource:
 
     def _for_sites(self, snap: Snapshot, slugs: list[str]) -> Snapshot:
         """The snapshot, re-read for these sites (the catalogue is still current)."""
-        fresh = fetch_catalogue(self.client)
-        fetch_sites(self.client, fresh, slugs)
-        return fresh
+        return fetch(self.client, slugs)
 
     @staticmethod
     def _pending(snap: Snapshot, slug: str) -> dict[str, IPNetwork]:

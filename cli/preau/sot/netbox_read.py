@@ -1,13 +1,15 @@
 """Read a département out of NetBox in a few GraphQL queries, and turn it into the model.
 
 `fetch` returns a `Snapshot`: NetBox's objects as plain dicts with their ids (what `push` diffs
-against). `to_model` turns a snapshot into the `Departement` the rest of preau uses.
+against), nested per site. `to_model` turns a snapshot into the `Departement` the rest of preau
+uses.
 
-One query reads the catalogue (tag, roles, platforms, the département's region, its config
-context and top-level prefixes); then the sites are read with everything they hold nested
-(locations, prefixes, VLANs, circuit, devices, interfaces, addresses), a few sites per query,
-two queries in flight (NetBox lists cap at MAX_PAGE_SIZE, 1000, per parent: a site stays far
-below that). Only objects tagged `preau` are read.
+How: one query reads the catalogue (tag, roles, platforms, the département's region and config
+context); one REST call per large kind counts its objects; then flat, paged GraphQL lists
+(1000 objects a page, NetBox's MAX_PAGE_SIZE) are fetched ten pages to a query (NetBox's alias
+limit), two queries in flight, and nested here. Flat lists matter: nested lists with filters
+cost NetBox a prefetch and an argument parse per parent, about five times slower. Relations
+are read as ids and named from the catalogue. Only objects tagged `preau` are read.
 """
 
 from __future__ import annotations
@@ -45,10 +47,9 @@ from preau.sot.netbox_schema import (
 )
 
 CONTEXT_PREFIX = "preau-"
-# Sites per GraphQL query: about 60 devices each; small enough to keep one answer in the
-# tens of megabytes, large enough to keep the call count low.
-SITES_PER_QUERY = 40
+ALIASES_PER_QUERY = 10  # NetBox's GRAPHQL_MAX_ALIASES default
 PARALLEL = 2
+TOP_ROLES = (*SUPERNET_ROLES.values(), COLLEGE_CONTAINER, SITE_CONTAINER, UPLINK)
 
 _TAGGED = f'tags: {{slug: {{exact: "{TAG}"}}}}'
 
@@ -59,7 +60,7 @@ CATALOGUE_QUERY = f"""
   role_list {{ id slug }}
   device_role_list {{ id slug }}
   platform_list {{ id slug }}
-  device_type_list {{ id slug }}
+  device_type_list {{ id slug device_count }}
   circuit_type_list {{ id slug }}
   provider_list {{ id name }}
   provider_network_list {{ id name provider {{ id }} }}
@@ -67,54 +68,56 @@ CATALOGUE_QUERY = f"""
   config_context_list(filters: {{name: {{starts_with: "{CONTEXT_PREFIX}"}}}}) {{
     id name data regions {{ id }}
   }}
-  prefix_list(filters: {{{_TAGGED}, role: {{slug: {{in_list: [{{roles}}]}}}}}}) {{
-    id prefix status description role {{ slug }} vlan {{ id }}
-    scope {{ __typename ... on SiteType {{ id slug }} }}
-  }}
-  site_list(filters: {{{_TAGGED}}}) {{ id slug region {{ id }} }}
+  site_list(filters: {{{_TAGGED}}}) {{ id }}
 }}
 """
 
-SITES_QUERY = f"""
-{{
-  site_list(filters: {{id: {{in_list: [{{ids}}]}}}}) {{
-    id name slug custom_fields region {{ id }}
-    locations(filters: {{{_TAGGED}}}) {{ id name slug custom_fields }}
-    prefixes(filters: {{{_TAGGED}}}) {{
-      id prefix status description role {{ slug }} vlan {{ id }}
-    }}
-    vlan_groups(filters: {{{_TAGGED}}}) {{
-      id name slug
-      vlans(filters: {{{_TAGGED}}}) {{ id vid name status role {{ slug }} site {{ id }} }}
-    }}
-    circuit_terminations {{
-      term_side
-      circuit {{
-        id cid commit_rate status tags {{ slug }} provider {{ id name }} type {{ slug }}
-        terminations {{
-          id term_side
-          termination {{
-            __typename
-            ... on SiteType {{ id }}
-            ... on ProviderNetworkType {{ id }}
-          }}
-        }}
-      }}
-    }}
-    devices(filters: {{{_TAGGED}}}) {{
-      id name status custom_fields
-      role {{ id slug }} platform {{ id slug }} device_type {{ id slug }} location {{ id name }}
-      primary_ip4 {{ id }}
-      interfaces(filters: {{{_TAGGED}}}) {{
-        id name type mgmt_only mode custom_fields
-        parent {{ id name }} untagged_vlan {{ id role {{ slug }} }} primary_mac_address {{ id }}
-        ip_addresses(filters: {{{_TAGGED}}}) {{ id address status }}
-        mac_addresses(filters: {{{_TAGGED}}}) {{ id mac_address }}
-      }}
-    }}
-  }}
-}}
-"""
+# Each kind: the GraphQL list, the REST endpoint that counts it, the fields read.
+KINDS: dict[str, tuple[str, str, str]] = {
+    "site": ("site_list", "dcim/sites", "id name slug custom_fields region { id }"),
+    "location": ("location_list", "dcim/locations", "id name slug custom_fields site { id }"),
+    "prefix": (
+        "prefix_list",
+        "ipam/prefixes",
+        "id prefix status description role { id } vlan { id } "
+        "scope { __typename ... on SiteType { id slug } }",
+    ),
+    "vlan-group": (
+        "vlan_group_list",
+        "ipam/vlan-groups",
+        "id name slug scope { __typename ... on SiteType { id } }",
+    ),
+    "vlan": ("vlan_list", "ipam/vlans", "id vid name status role { id } site { id } group { id }"),
+    "circuit": (
+        "circuit_list",
+        "circuits/circuits",
+        "id cid commit_rate status provider { id } type { id } "
+        "terminations { id term_side termination { __typename "
+        "... on SiteType { id } ... on ProviderNetworkType { id } } }",
+    ),
+    "device": (
+        "device_list",
+        "dcim/devices",
+        "id name status custom_fields role { id } platform { id } device_type { id } "
+        "location { id } site { id } primary_ip4 { id }",
+    ),
+    "interface": (
+        "interface_list",
+        "dcim/interfaces",
+        "id name type mgmt_only mode custom_fields device { id } parent { id } "
+        "untagged_vlan { id } primary_mac_address { id }",
+    ),
+    "ip-address": (
+        "ip_address_list",
+        "ipam/ip-addresses",
+        "id address status assigned_object { __typename ... on InterfaceType { id } }",
+    ),
+    "mac-address": (
+        "mac_address_list",
+        "dcim/mac-addresses",
+        "id mac_address assigned_object { __typename ... on InterfaceType { id } }",
+    ),
+}
 
 
 @dataclass
@@ -126,9 +129,13 @@ class Snapshot:
     missing_fields: list[str]
     region: dict[str, Any] | None
     context: dict[str, Any] | None
-    top_prefixes: list[dict[str, Any]]  # supernets, containers and uplinks (every site)
-    provider_networks: dict[str, dict[str, Any]]
+    top_prefixes: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # supernets, containers, uplinks
+    provider_networks: dict[str, dict[str, Any]] = field(default_factory=dict)
     sites: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> nested site
+    site_count: int = 0  # preau sites in NetBox (sizes the first round of pages)
+    device_count: int = 0  # devices of preau's device types (idem)
 
 
 def _ints(obj: Any) -> Any:
@@ -144,17 +151,14 @@ def _not_truncated(items: list[Any], what: str) -> list[Any]:
     """NetBox caps each GraphQL list at MAX_PAGE_SIZE: a full list may have lost objects."""
     if len(items) >= PAGE:
         raise BadInput(
-            f"NetBox returned {len(items)} {what} in one list, its page size: preau reads a "
-            f"département in one page per list and would miss some; raise MAX_PAGE_SIZE"
+            f"NetBox returned {len(items)} {what} in one list, its page size: preau reads "
+            f"these in one page and would miss some; raise MAX_PAGE_SIZE"
         )
     return items
 
 
 def fetch_catalogue(client: Client) -> Snapshot:
-    roles = ", ".join(
-        f'"{r}"' for r in (*SUPERNET_ROLES.values(), COLLEGE_CONTAINER, SITE_CONTAINER, UPLINK)
-    )
-    data = _ints(client.graphql(CATALOGUE_QUERY.replace("{roles}", roles), "reading the catalogue"))
+    data = _ints(client.graphql(CATALOGUE_QUERY, "reading the catalogue"))
     present = {f["name"] for f in data["custom_field_list"]}
     missing = [n for n in (*SITE_FIELDS, POSITION_FIELD) if n not in present]
     cat = {
@@ -166,12 +170,10 @@ def fetch_catalogue(client: Client) -> Snapshot:
         "provider": {r["name"]: r["id"] for r in data["provider_list"]},
     }
     regions = data["region_list"]
-    region = None
     if len(regions) > 1:
         names = ", ".join(r["slug"] for r in regions)
         raise BadInput(f"NetBox holds several preau départements ({names}): preau manages one")
-    if regions:
-        region = regions[0]
+    region = regions[0] if regions else None
     context = next(
         (
             c
@@ -186,14 +188,15 @@ def fetch_catalogue(client: Client) -> Snapshot:
         missing_fields=missing,
         region=region,
         context=context,
-        top_prefixes=_not_truncated(data["prefix_list"], "top-level prefixes"),
         provider_networks={p["name"]: p for p in data["provider_network_list"]},
     )
-    snap.sites = {
-        s["slug"]: {"id": s["id"], "slug": s["slug"]}
-        for s in _not_truncated(data["site_list"], "sites")
-        if region is not None and s["region"] and s["region"]["id"] == region["id"]
-    }
+    snap.site_count = len(data["site_list"])
+    # Device types count their devices: an upper bound of preau's, known before any page.
+    snap.device_count = sum(
+        int(t.get("device_count") or 0)
+        for t in data["device_type_list"]
+        if str(t["slug"]).startswith("generic-")
+    )
     return snap
 
 
@@ -205,34 +208,179 @@ def require_setup(snap: Snapshot, url: str) -> None:
         )
 
 
-def _chunks(items: list[int], n: int) -> Iterable[list[int]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
+# What `read` needs to build the model: fewer fields than `push` needs to diff (ids, statuses,
+# pointers), which NetBox pays for per object. MACs come with their interface.
+LEAN: dict[str, str] = {
+    "site": KINDS["site"][2],
+    "location": "id name custom_fields site { id }",
+    "prefix": "prefix role { id } scope { __typename ... on SiteType { id slug } }",
+    "vlan": "id role { id }",
+    "circuit": KINDS["circuit"][2],
+    "device": "id name custom_fields role { id } platform { id } location { id } site { id }",
+    "interface": "id name mgmt_only custom_fields device { id } parent { id } "
+    "untagged_vlan { id } primary_mac_address { mac_address }",
+    "ip-address": "address assigned_object { __typename ... on InterfaceType { id } }",
+}
+# How many objects to expect, to ask for the right number of pages at once: per site for the
+# site-level kinds, per device for the device-level ones (a guess; an empty page costs NetBox
+# about as much as 150 objects, and a full last page triggers another round).
+PER_SITE = {"site": 1.1, "location": 25, "prefix": 10, "vlan-group": 1.1, "vlan": 8, "circuit": 1.1}
+PER_DEVICE = {"device": 1.0, "interface": 1.2, "ip-address": 1.2, "mac-address": 1.0}
 
 
-def fetch_sites(client: Client, snap: Snapshot, slugs: Iterable[str] | None = None) -> None:
-    """Fill `snap.sites` with the nested content of these sites (default: all of them)."""
-    wanted = [
-        snap.sites[s]["id"] for s in (slugs if slugs is not None else snap.sites) if s in snap.sites
-    ]
-    if not wanted:
-        return
-
-    def one(ids: list[int]) -> list[dict[str, Any]]:
-        q = SITES_QUERY.replace("{ids}", ", ".join(f'"{i}"' for i in ids))
-        return list(_ints(client.graphql(q, "reading the sites"))["site_list"])
-
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        for batch in pool.map(one, list(_chunks(sorted(wanted), SITES_PER_QUERY))):
-            for s in batch:
-                _not_truncated(s.get("devices") or [], f"devices in site {s['slug']}")
-                snap.sites[s["slug"]] = s
+def _first_pages(kind: str, sites: int, devices: int) -> int:
+    expected = sites * PER_SITE[kind] if kind in PER_SITE else devices * PER_DEVICE[kind]
+    return max(1, -(-int(expected) // PAGE))
 
 
-def fetch(client: Client, slugs: Iterable[str] | None = None) -> Snapshot:
+def fetch_lists(
+    client: Client, sites: int, devices: int, lean: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    """Every preau-tagged object of each kind, flat, in as few queries as NetBox's limits allow."""
+    fields = LEAN if lean else {k: v[2] for k, v in KINDS.items()}
+    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    pages = [(kind, n * PAGE) for kind in fields for n in range(_first_pages(kind, sites, devices))]
+
+    def one(group: list[tuple[str, int]]) -> dict[str, Any]:
+        parts = []
+        for kind, offset in group:
+            alias = f"{kind.replace('-', '_')}_{offset // PAGE}"
+            parts.append(
+                f"{alias}: {KINDS[kind][0]}(filters: {{{_TAGGED}}}, "
+                f"pagination: {{offset: {offset}, limit: {PAGE}}}) {{ {fields[kind]} }}"
+            )
+        return dict(client.graphql("{\n" + "\n".join(parts) + "\n}", "reading the département"))
+
+    while pages:
+        # An even split over the queries in flight: an odd one out would run alone at the end.
+        n_queries = -(-len(pages) // ALIASES_PER_QUERY)
+        n_queries = -(-n_queries // PARALLEL) * PARALLEL if n_queries > 1 else 1
+        groups = [g for g in (pages[i::n_queries] for i in range(n_queries)) if g]
+        got: dict[tuple[str, int], int] = {}
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            for data in pool.map(one, groups):
+                for alias, items in data.items():
+                    kind, n = alias.rsplit("_", 1)
+                    kind = kind.replace("_", "-")
+                    got[(kind, int(n) * PAGE)] = len(items)
+                    out[kind] += _ints(items)
+        # A kind whose last page came back full has more: ask for the next ten pages.
+        pages = []
+        for kind in fields:
+            last = max(o for k, o in got if k == kind)
+            if got[(kind, last)] == PAGE:
+                pages += [(kind, last + (n + 1) * PAGE) for n in range(ALIASES_PER_QUERY)]
+    return out
+
+
+def _assemble(snap: Snapshot, lists: dict[str, list[dict[str, Any]]]) -> None:
+    """Nest the flat lists per site, the shape `push` and `to_model` read."""
+    role_slug: dict[Any, str] = {i: s for s, i in snap.catalogue["role"].items()}
+    names: dict[str, dict[Any, str]] = {
+        "device-role": {i: s for s, i in snap.catalogue["device-role"].items()},
+        "platform": {i: s for s, i in snap.catalogue["platform"].items()},
+        "device-type": {i: s for s, i in snap.catalogue["device-type"].items()},
+        "circuit-type": {i: s for s, i in snap.catalogue["circuit-type"].items()},
+        "provider": {i: s for s, i in snap.catalogue["provider"].items()},
+    }
+    region_id = snap.region["id"] if snap.region else None
+    by_id: dict[Any, dict[str, Any]] = {}
+    for s in lists["site"]:
+        if region_id is None or (s.get("region") or {}).get("id") != region_id:
+            continue
+        site = {**s, "locations": [], "prefixes": [], "vlan_groups": [], "devices": []}
+        site["circuit_terminations"] = []
+        by_id[s["id"]] = site
+        snap.sites[s["slug"]] = site
+    locations: dict[Any, dict[str, Any]] = {}
+    for loc in lists["location"]:
+        locations[loc["id"]] = loc
+        if (owner := by_id.get((loc.get("site") or {}).get("id"))) is not None:
+            owner["locations"].append(loc)
+    for p in lists["prefix"]:
+        slug = role_slug.get((p.get("role") or {}).get("id"))
+        p["role"] = {"slug": slug} if slug else None
+        scope = p.get("scope") or {}
+        if slug in TOP_ROLES:
+            snap.top_prefixes.append(p)
+        if scope.get("__typename") == "SiteType" and (scoped := by_id.get(scope["id"])):
+            scoped["prefixes"].append(p)
+    groups: dict[Any, dict[str, Any]] = {}
+    for g in lists["vlan-group"]:
+        scope = g.get("scope") or {}
+        groups[g["id"]] = {**g, "vlans": []}
+        if scope.get("__typename") == "SiteType" and (gsite := by_id.get(scope["id"])):
+            gsite["vlan_groups"].append(groups[g["id"]])
+    vlans: dict[Any, dict[str, Any]] = {}
+    for v in lists["vlan"]:
+        slug = role_slug.get((v.get("role") or {}).get("id"))
+        v["role"] = {"slug": slug} if slug else None
+        vlans[v["id"]] = v
+        if (group := groups.get((v.get("group") or {}).get("id"))) is not None:
+            group["vlans"].append(v)
+    for c in lists["circuit"]:
+        c["provider"] = {
+            "id": c["provider"]["id"],
+            "name": names["provider"].get(c["provider"]["id"]),
+        }
+        c["type"] = {"slug": names["circuit-type"].get((c.get("type") or {}).get("id"))}
+        c["tags"] = [{"slug": TAG}]
+        for t in c.get("terminations") or []:
+            term = t.get("termination") or {}
+            a_site = by_id.get(term.get("id")) if term.get("__typename") == "SiteType" else None
+            if t["term_side"] == "A" and a_site is not None:
+                a_site["circuit_terminations"].append({"term_side": "A", "circuit": c})
+    devices: dict[Any, dict[str, Any]] = {}
+    for d in lists["device"]:
+        dsite = by_id.get((d.get("site") or {}).get("id"))
+        if dsite is None:
+            continue
+        for key, kind in (
+            ("role", "device-role"),
+            ("platform", "platform"),
+            ("device_type", "device-type"),
+        ):
+            if d.get(key):
+                d[key] = {"id": d[key]["id"], "slug": names[kind].get(d[key]["id"])}
+        if d.get("location"):
+            d["location"] = {
+                "id": d["location"]["id"],
+                "name": locations.get(d["location"]["id"], {}).get("name"),
+            }
+        d["interfaces"] = []
+        devices[d["id"]] = d
+        dsite["devices"].append(d)
+    interfaces: dict[Any, dict[str, Any]] = {}
+    for i in lists["interface"]:
+        if (dev := devices.get((i.get("device") or {}).get("id"))) is None:
+            continue
+        i["ip_addresses"], i["mac_addresses"] = [], []
+        interfaces[i["id"]] = i
+        dev["interfaces"].append(i)
+    for i in interfaces.values():
+        if i.get("parent"):
+            i["parent"] = {
+                "id": i["parent"]["id"],
+                "name": interfaces.get(i["parent"]["id"], {}).get("name"),
+            }
+        if i.get("untagged_vlan"):
+            i["untagged_vlan"] = vlans.get(i["untagged_vlan"]["id"], i["untagged_vlan"])
+    for kind, key in (("ip-address", "ip_addresses"), ("mac-address", "mac_addresses")):
+        for a in lists[kind]:
+            target = a.get("assigned_object") or {}
+            owner_itf = interfaces.get(target.get("id"))
+            if target.get("__typename") == "InterfaceType" and owner_itf is not None:
+                owner_itf[key].append(a)
+
+
+def fetch(client: Client, slugs: Iterable[str] | None = None, lean: bool = False) -> Snapshot:
+    """The catalogue and every preau object (`slugs` is accepted for callers; all is read).
+
+    `lean` reads only what the model needs (for `read`); `push` needs the full snapshot.
+    """
     snap = fetch_catalogue(client)
     require_setup(snap, client.url)
-    fetch_sites(client, snap, slugs)
+    _assemble(snap, fetch_lists(client, snap.site_count, snap.device_count, lean))
     return snap
 
 
@@ -254,10 +402,12 @@ def site_circuit(site: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _interface(itf: dict[str, Any]) -> Interface:
-    ips = sorted(itf.get("ip_addresses") or [], key=lambda a: a["id"])
+    ips = sorted(itf.get("ip_addresses") or [], key=lambda a: (a.get("id") or 0, a["address"]))
     macs = itf.get("mac_addresses") or []
-    primary = (itf.get("primary_mac_address") or {}).get("id")
-    mac = next((m for m in macs if m["id"] == primary), macs[0] if macs else None)
+    primary = itf.get("primary_mac_address") or {}
+    if "mac_address" in primary:  # a lean read: the primary MAC comes with the interface
+        macs = [primary]
+    mac = next((m for m in macs if m.get("id") == primary.get("id")), macs[0] if macs else None)
     vlan = itf.get("untagged_vlan")
     return Interface(
         name=itf["name"],
