@@ -147,3 +147,15 @@ def test_any_injected_clash_is_caught(data):
 def test_plan_entry_roles_checked(dep):
     plan = (*dep.vlan_plan, VlanPlanEntry(role="guests", vid=77, name="X", prefix_length=24))
     assert ("vlan_plan guests", "role") in found(replace(dep, vlan_plan=plan))
+
+
+def test_duplicate_site_names(dep):
+    bad = with_college(dep, 1, name=dep.colleges[0].name)
+    assert (f"site {dep.colleges[1].slug}", "name") in found(bad)
+
+
+def test_generated_names_stay_unique_past_the_name_cycle():
+    big = generate(128, pcs=0, printers=1, displays=0, classrooms=1)
+    names = [c.name for c in big.colleges]
+    assert len(set(names)) == len(names) == 128
+    assert problems(big) == []

@@ -87,7 +87,7 @@ def open_source(kind: str | None = None, path: Path | None = None) -> SourceOfTr
         raise BadInput(f"unknown source {kind!r}: use 'files' or 'netbox'")
     if kind == "files":
         return FileSource(path or default_inventory())
-    from preau.netbox_local import resolve_settings
+    from preau.netbox_local import client_settings, resolve_settings
 
     settings = resolve_settings()
     if settings is None:
@@ -95,6 +95,15 @@ def open_source(kind: str | None = None, path: Path | None = None) -> SourceOfTr
             raise BadInput(
                 "no NetBox configured: set PREAU_NETBOX_URL and PREAU_NETBOX_TOKEN, "
                 "or start the local one with `preau netbox up`"
+            )
+        if client_settings() is not None:
+            # Set up once but not answering now: say so, rather than let a user believe they
+            # read NetBox while they read the files.
+            from rich.console import Console
+
+            Console(stderr=True).print(
+                "[yellow]note:[/] the local NetBox is not answering; reading the embedded files "
+                "(`preau netbox up` to use NetBox, `--source files` to silence this)"
             )
         return FileSource(path or default_inventory())
     from preau.sot.netbox import NetBoxSource

@@ -5,6 +5,7 @@ Deterministic: the same arguments give the same département, byte for byte once
 
 from __future__ import annotations
 
+import math
 import random
 
 from netaddr import IPAddress, IPNetwork
@@ -89,12 +90,15 @@ def add_college(dep: Departement, spec: CollegeSpec) -> Departement:
 def college_spec(index: int, rng: random.Random, **sizes: int) -> CollegeSpec:
     name = NAMES[index % len(NAMES)]
     commune = COMMUNES[index % len(COMMUNES)]
+    cycle = index // math.lcm(len(NAMES), len(COMMUNES))
     # 0929xxx: UAI numbers in the Hauts-de-Seine range that real collèges do not use.
     uai = make_uai(929000 + index)
     return CollegeSpec(
         slug=f"clg-{uai.lower()}",
         uai=uai,
-        name=f"Collège {name} ({commune})",
+        # Names and communes cycle; a second pass through the same pair gets a number, because
+        # NetBox (like a person reading a list) needs every site name to be unique.
+        name=f"Collège {name} ({commune})" + (f" {cycle + 1}" if cycle else ""),
         commune=commune,
         pupils=rng.randrange(350, 900, 10),
         **sizes,  # type: ignore[arg-type]

@@ -156,6 +156,7 @@ def _global_problems(dep: Departement) -> list[Problem]:
                 seen[value] = obj
 
     dupes("slug", ((f"site {s.slug}", "slug", s.slug) for s in dep.sites))
+    dupes("site name", ((f"site {s.slug}", "name", s.name) for s in dep.sites))
     dupes("UAI", ((f"college {c.slug}", "uai", c.uai) for c in dep.colleges))
     dupes(
         "circuit id",
