@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from preau.lab import topology
+
 
 @pytest.fixture(autouse=True)
 def _own_state(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
@@ -37,6 +39,6 @@ def test_inventory_reaches_hosts_through_podman(preau) -> None:  # type: ignore[
     assert sum(1 for h in lab if "-pc" in h) == 1
     router = tree["clg_0929001j"]["hosts"]["clg-0929001j-rtr1"]
     assert router["ansible_connection"] == "containers.podman.podman"
-    assert router["ansible_host"] == "preau-lab-clg-0929001j-rtr1"
+    assert router["ansible_host"] == topology.container_name("clg-0929001j-rtr1")
     assert router["preau_lab_interface_map"]["lan0.50"] == "lan0.50"
     assert tree["core"]["hosts"]["thd-core"]["preau_core_asn"] == 64600

@@ -102,9 +102,9 @@ def _client(lab: Lab, vlan: str, mac: str, name: str) -> Iterator[str]:
     _ip("netns", "add", ns)
     try:
         _ip("link", "add", "w0", "netns", ns, "address", mac, "type", "veth", "peer", "name",
-            port, "netns", topology.SWITCH_NETNS)  # fmt: skip
+            port, "netns", topology.switch_netns())  # fmt: skip
         bridge = topology.bridge_name(site.slug, vid)
-        _ip("-n", topology.SWITCH_NETNS, "link", "set", port, "master", bridge, "up")
+        _ip("-n", topology.switch_netns(), "link", "set", port, "master", bridge, "up")
         _ip("-n", ns, "link", "set", "lo", "up")
         _ip("-n", ns, "link", "set", "w0", "up")
         yield ns
