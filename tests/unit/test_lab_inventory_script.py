@@ -25,7 +25,14 @@ def test_script_format_has_every_host_var_and_the_lab_key() -> None:
 
 
 def test_no_key_no_key_var() -> None:
-    assert "vars" not in _tree(None)["all"]["children"]["lab"]
+    assert "common_ssh_authorized_keys" not in _tree(None)["all"]["children"]["lab"]["vars"]
+
+
+def test_lab_hosts_never_refresh_apt_lists() -> None:
+    """Lab hosts cannot reach a mirror: installing must use the lists baked into their image."""
+    lab_vars = _tree(None)["all"]["children"]["lab"]["vars"]
+    for role in ("common", "file_server", "app_server", "ent_portal"):
+        assert lab_vars[f"{role}_apt_cache_valid_time"] >= 10 * 365 * 24 * 3600
 
 
 def test_printers_are_cut_to_those_the_twin_runs() -> None:

@@ -26,6 +26,9 @@ from preau.model import Departement
 
 ANSIBLE_CONNECTION = "containers.podman.podman"
 
+# Ten years: never refresh the lists on a lab host (see ansible_inventory).
+LAB_APT_CACHE_VALID_TIME = 10 * 365 * 24 * 3600
+
 
 def engine_env() -> dict[str, str]:
     """The environment Ansible and pyinfra need to drive lab containers (CONTAINERS_CONF)."""
@@ -95,11 +98,17 @@ def ansible_inventory(
         children[gname] = kept
     core = names[CORE_NAME]
     children["core"] = {"hosts": {core.name: {**_core_vars(dep, core), **_lab_vars(core)}}}
-    children["lab"] = {"hosts": {n: {} for n in names}}
+    # Lab hosts have no route to a Debian mirror: the packages the roles need are in their
+    # images, whose package lists are as old as the image, so installing must not refresh them.
+    lab_vars: dict[str, object] = {
+        f"{role}_apt_cache_valid_time": LAB_APT_CACHE_VALID_TIME
+        for role in ("common", "file_server", "app_server", "ent_portal")
+    }
     if ssh_key:
-        children["lab"]["vars"] = {
-            "common_ssh_authorized_keys": [{"user": "root", "key": ssh_key, "state": "present"}]
-        }
+        lab_vars["common_ssh_authorized_keys"] = [
+            {"user": "root", "key": ssh_key, "state": "present"}
+        ]
+    children["lab"] = {"hosts": {n: {} for n in names}, "vars": lab_vars}
     return {"all": {"vars": full["vars"], "children": children}}
 
 
