@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from preau.errors import BadInput
 from preau.model import College, Departement
 from preau.sot import ChangeReport, files
 from preau.sot.generate import add_college
-from preau.sot.layout import CollegeSpec
+from preau.sot.layout import CollegeSpec, already_onboarded
 from preau.sot.validate import check
 
 
@@ -46,13 +45,8 @@ class FileSource:
         self, spec: CollegeSpec, *, dry_run: bool = False
     ) -> tuple[College, ChangeReport]:
         dep = self.read()
-        existing = dep.college(spec.uai) or dep.college(spec.slug)
+        existing = already_onboarded(dep, spec)
         if existing is not None:
-            if (existing.uai, existing.slug) != (spec.uai, spec.slug):
-                raise BadInput(
-                    f"college {spec.slug}: uai {spec.uai} or slug already belongs to "
-                    f"{existing.slug} ({existing.uai})"
-                )
             # A rerun: the collège is there, nothing to do.
             return existing, ChangeReport(dry_run=dry_run)
         new = add_college(dep, spec)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from netaddr import IPAddress, IPNetwork
 
+from preau.errors import BadInput
 from preau.model import Circuit, College, Datacentre, Departement, Device, Interface
 from preau.model.addressing import (
     gateway_address,
@@ -263,3 +264,14 @@ def next_college_resources(dep: Departement) -> tuple[IPNetwork, IPNetwork, int]
     uplink = next_free_prefix(dep.supernets.uplinks, uplinks, 31)
     asn = max((c.asn for c in dep.colleges), default=COLLEGE_ASN_BASE) + 1
     return container, uplink, asn
+
+
+def already_onboarded(dep: Departement, spec: CollegeSpec) -> College | None:
+    """The collège this spec names if it exists (a rerun); an error if UAI and slug disagree."""
+    existing = dep.college(spec.uai) or dep.college(spec.slug)
+    if existing is not None and (existing.uai, existing.slug) != (spec.uai, spec.slug):
+        raise BadInput(
+            f"college {spec.slug}: uai {spec.uai} or slug already belongs to "
+            f"{existing.slug} ({existing.uai})"
+        )
+    return existing

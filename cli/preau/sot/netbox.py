@@ -18,7 +18,12 @@ from netaddr import IPNetwork
 from preau.errors import BadInput, Problem, ValidationFailed
 from preau.model import College, Departement
 from preau.sot import ChangeReport
-from preau.sot.layout import CollegeSpec, college_layout, next_college_resources
+from preau.sot.layout import (
+    CollegeSpec,
+    already_onboarded,
+    college_layout,
+    next_college_resources,
+)
 from preau.sot.netbox_client import Client
 from preau.sot.netbox_read import (
     Snapshot,
@@ -69,13 +74,8 @@ class NetBoxSource:
     ) -> tuple[College, ChangeReport]:
         snap = self.snapshot()
         dep = to_model(snap, self.client.url)
-        existing = dep.college(spec.uai) or dep.college(spec.slug)
+        existing = already_onboarded(dep, spec)
         if existing is not None:
-            if (existing.uai, existing.slug) != (spec.uai, spec.slug):
-                raise BadInput(
-                    f"college {spec.slug}: uai {spec.uai} or slug already belongs to "
-                    f"{existing.slug} ({existing.uai})"
-                )
             return existing, ChangeReport(dry_run=dry_run)
         # Validate a provisional layout before allocating anything, so bad input writes nothing.
         container, uplink, asn = next_college_resources(dep)
