@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import random
 import shutil
+import signal
 import socket
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +28,20 @@ pytestmark = pytest.mark.netbox
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the kernel's ephemeral range.
+
+    A port the kernel hands out (bind to 0) may become the local end of some outgoing connection
+    in the half minute before the service binds it; one below the range cannot.
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = random.randrange(20000, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def _port_open(port: int) -> bool:
@@ -158,3 +175,36 @@ def test_up_refuses_a_port_taken_by_someone_else(second_instance: Paths) -> None
         squatter.listen()
         with pytest.raises(ServiceError, match=f"port {second_instance.redis_port}"):
             service.up(second_instance)
+
+
+def test_a_gunicorn_killed_at_start_is_reported_and_a_rerun_finishes(
+    second_instance: Paths,
+) -> None:
+    """gunicorn killed while it imports NetBox: a clear error naming the signal, then `up` again
+    brings the service up from where the first run stopped."""
+    paths = second_instance
+    killed: list[int] = []
+
+    def kill_first_gunicorn() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            with contextlib.suppress(OSError, ValueError):
+                pid = int(paths.gunicorn_pid.read_text().split()[0])
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_first_gunicorn)
+    killer.start()
+    try:
+        with pytest.raises(ServiceError, match="gunicorn\\) was killed by SIGKILL during start-up"):
+            service.up(paths)
+    finally:
+        killer.join()
+    assert killed, "the fault was never injected"
+    notes: list[str] = []
+    assert service.up(paths, note=notes.append) is True
+    assert notes == ["starting NetBox (gunicorn)"]  # the database and its token were kept
+    st = service.status(paths)
+    assert st.healthy, st
+    assert st.services[2].pid not in killed

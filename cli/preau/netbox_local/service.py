@@ -581,7 +581,7 @@ def _gunicorn_running(paths: Paths) -> int | None:
     return pid if _alive(pid, "gunicorn") else None
 
 
-def _gunicorn_start(paths: Paths, note: Note) -> None:
+def _gunicorn_start(paths: Paths, note: Note) -> subprocess.Popen:
     """Start gunicorn detached in its own session, so `down` can stop the whole group.
 
     We detach it ourselves instead of ``--daemon``: with ``--daemon`` the app is not preloaded,
@@ -623,6 +623,7 @@ def _gunicorn_start(paths: Paths, note: Note) -> None:
     # gunicorn writes the same pid once the app is loaded; writing it now lets `down` and the
     # start-up wait see the master while it is still importing NetBox.
     paths.gunicorn_pid.write_text(f"{proc.pid}\n")
+    return proc
 
 
 def _api_get(url: str, token: str | None, timeout: float = 5) -> tuple[int, dict | None]:
@@ -645,7 +646,31 @@ def api_answers(settings: NetBoxSettings, timeout: float = 2) -> bool:
     return code == 200
 
 
-def _wait_api(paths: Paths, token: str) -> dict:
+def _gunicorn_died(paths: Paths, proc: subprocess.Popen | None) -> ServiceError | None:
+    """The error to raise if the gunicorn we wait for is gone, else None.
+
+    When this call started it, ``proc`` is the authority: right after a vfork'ed exec the child
+    can still show an empty /proc/PID/cmdline, which the pid-file check would take for a death
+    (seen in CI on a loaded machine). Its exit status also says how it died.
+    """
+    if proc is not None:
+        returncode = proc.poll()
+        if returncode is None:
+            return None
+        how = (
+            f"was killed by {signal.Signals(-returncode).name}"
+            if returncode < 0
+            else f"exited with status {returncode}"
+        )
+    elif _gunicorn_running(paths) is None:
+        how = "exited"
+    else:
+        return None
+    return _fail(f"NetBox (gunicorn) {how} during start-up", paths.gunicorn_log)
+
+
+def _wait_api(paths: Paths, token: str, proc: subprocess.Popen | None) -> dict:
+    """Wait for the API; ``proc`` is the gunicorn this call started (None: it was running)."""
     deadline = time.monotonic() + API_WAIT_SECONDS
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
@@ -657,8 +682,8 @@ def _wait_api(paths: Paths, token: str) -> dict:
                     f"NetBox refuses the token stored in {paths.client_file}; "
                     "run `preau netbox down --purge` then `preau netbox up`"
                 )
-        if _gunicorn_running(paths) is None:
-            raise _fail("NetBox (gunicorn) exited during start-up", paths.gunicorn_log)
+        if died := _gunicorn_died(paths, proc):
+            raise died
         time.sleep(0.25)
     raise _fail(
         f"NetBox did not answer {paths.url}/api/status/ in {API_WAIT_SECONDS} s", paths.gunicorn_log
@@ -809,9 +834,8 @@ def up(
         secrets_store.write_private(paths.client_file, json.dumps(asdict(settings)) + "\n")
 
         step("netbox")
-        if not _gunicorn_running(paths):
-            _gunicorn_start(paths, note)
-        _wait_api(paths, token)
+        proc = None if _gunicorn_running(paths) else _gunicorn_start(paths, note)
+        _wait_api(paths, token, proc)
         return True
 
 
