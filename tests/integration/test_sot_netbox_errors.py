@@ -15,7 +15,7 @@ import pytest
 from preau.errors import BadInput, NetBoxUnavailable
 from preau.model import Departement
 from preau.netbox_local import NetBoxSettings
-from preau.sot import files
+from preau.sot import files, netbox_export
 from preau.sot.netbox import NetBoxSource
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,6 +48,7 @@ def test_setup_is_idempotent_and_dry_run_writes_nothing(
     assert first.created["custom-field"] == 6
     assert first.created["device-role"] == 11
     assert first.created["device-type"] == 11
+    assert first.created["export-template"] == len(netbox_export.KINDS)
     assert {cf.name for cf in netbox_api.extras.custom_fields.all()} >= {
         "uai",
         "pupils",
@@ -69,6 +70,29 @@ def test_setup_puts_back_what_drifted(
     assert report.updated == {"custom-field": 1}
     assert "pupils (object_types)" in " ".join(report.details)
     assert netbox_api.extras.custom_fields.get(name="pupils").object_types == ["dcim.site"]
+
+
+def test_a_missing_or_edited_export_template_is_named_and_setup_restores_it(
+    netbox_api: pynetbox.api, netbox_service: NetBoxSettings
+) -> None:
+    """preau reads through its export templates: one someone deleted or edited is not read with
+    (it would give wrong rows); the error names it and `setup` puts it back."""
+    src = NetBoxSource(netbox_service)
+    src.setup()
+    src.push(demo())
+    netbox_api.extras.export_templates.get(name="preau-read-device").delete()
+    edited = netbox_api.extras.export_templates.get(name="preau-read-prefix")
+    edited.template_code = "[]"
+    edited.save()
+    with pytest.raises(NetBoxUnavailable) as err:
+        src.read()
+    assert "export template preau-read-device" in str(err.value)
+    assert "export template preau-read-prefix" in str(err.value)
+    assert "preau netbox setup" in str(err.value)
+    report = src.setup()
+    assert report.created == {"export-template": 1}
+    assert report.updated == {"export-template": 1}
+    assert files.departement_dict(src.read()) == files.departement_dict(demo())
 
 
 def test_push_without_setup_says_to_run_setup(

@@ -59,7 +59,7 @@ class NetBoxSource:
         return fetch(self.client, slugs)
 
     def read(self) -> Departement:
-        return to_model(fetch(self.client, lean=True), self.client.url)
+        return to_model(fetch(self.client), self.client.url)
 
     def push(self, dep: Departement, *, dry_run: bool = False) -> ChangeReport:
         check(dep)

@@ -4,18 +4,16 @@
 against), nested per site. `to_model` turns a snapshot into the `Departement` the rest of preau
 uses.
 
-How: one query reads the catalogue (tag, roles, platforms, the département's region and config
-context); one REST call per large kind counts its objects; then flat, paged GraphQL lists
-(1000 objects a page, NetBox's MAX_PAGE_SIZE) are fetched ten pages to a query (NetBox's alias
-limit), two queries in flight, and nested here. Flat lists matter: nested lists with filters
-cost NetBox a prefetch and an argument parse per parent, about five times slower. Relations
-are read as ids and named from the catalogue. Only objects tagged `preau` are read.
+How: one GraphQL query reads the catalogue (tag, roles, platforms, the département's region and
+config context, preau's export templates); then one call per kind (sites, prefixes, devices,
+interfaces, addresses...) renders preau's export template over every object tagged `preau`
+(`netbox_export`), two calls in flight. Relations come as ids and are named from the catalogue,
+then the flat lists are nested per site here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +33,8 @@ from preau.model import (
     Supernets,
     VlanPlanEntry,
 )
-from preau.sot.netbox_client import PAGE, Client
+from preau.sot import netbox_export
+from preau.sot.netbox_client import Client
 from preau.sot.netbox_schema import (
     COLLEGE_CONTAINER,
     POSITION_FIELD,
@@ -47,8 +46,6 @@ from preau.sot.netbox_schema import (
 )
 
 CONTEXT_PREFIX = "preau-"
-ALIASES_PER_QUERY = 10  # NetBox's GRAPHQL_MAX_ALIASES default
-PARALLEL = 2
 TOP_ROLES = (*SUPERNET_ROLES.values(), COLLEGE_CONTAINER, SITE_CONTAINER, UPLINK)
 
 _TAGGED = f'tags: {{slug: {{exact: "{TAG}"}}}}'
@@ -60,7 +57,7 @@ CATALOGUE_QUERY = f"""
   role_list {{ id slug }}
   device_role_list {{ id slug }}
   platform_list {{ id slug }}
-  device_type_list {{ id slug device_count }}
+  device_type_list {{ id slug }}
   circuit_type_list {{ id slug }}
   provider_list {{ id name }}
   provider_network_list {{ id name provider {{ id }} }}
@@ -68,56 +65,11 @@ CATALOGUE_QUERY = f"""
   config_context_list(filters: {{name: {{starts_with: "{CONTEXT_PREFIX}"}}}}) {{
     id name data regions {{ id }}
   }}
-  site_list(filters: {{{_TAGGED}}}) {{ id }}
+  export_template_list(filters: {{name: {{starts_with: "{netbox_export.TEMPLATE_PREFIX}"}}}}) {{
+    name template_code
+  }}
 }}
 """
-
-# Each kind: the GraphQL list, the REST endpoint that counts it, the fields read.
-KINDS: dict[str, tuple[str, str, str]] = {
-    "site": ("site_list", "dcim/sites", "id name slug custom_fields region { id }"),
-    "location": ("location_list", "dcim/locations", "id name slug custom_fields site { id }"),
-    "prefix": (
-        "prefix_list",
-        "ipam/prefixes",
-        "id prefix status description role { id } vlan { id } "
-        "scope { __typename ... on SiteType { id slug } }",
-    ),
-    "vlan-group": (
-        "vlan_group_list",
-        "ipam/vlan-groups",
-        "id name slug scope { __typename ... on SiteType { id } }",
-    ),
-    "vlan": ("vlan_list", "ipam/vlans", "id vid name status role { id } site { id } group { id }"),
-    "circuit": (
-        "circuit_list",
-        "circuits/circuits",
-        "id cid commit_rate status provider { id } type { id } "
-        "terminations { id term_side termination { __typename "
-        "... on SiteType { id } ... on ProviderNetworkType { id } } }",
-    ),
-    "device": (
-        "device_list",
-        "dcim/devices",
-        "id name status custom_fields role { id } platform { id } device_type { id } "
-        "location { id } site { id } primary_ip4 { id }",
-    ),
-    "interface": (
-        "interface_list",
-        "dcim/interfaces",
-        "id name type mgmt_only mode custom_fields device { id } parent { id } "
-        "untagged_vlan { id } primary_mac_address { id }",
-    ),
-    "ip-address": (
-        "ip_address_list",
-        "ipam/ip-addresses",
-        "id address status assigned_object { __typename ... on InterfaceType { id } }",
-    ),
-    "mac-address": (
-        "mac_address_list",
-        "dcim/mac-addresses",
-        "id mac_address assigned_object { __typename ... on InterfaceType { id } }",
-    ),
-}
 
 
 @dataclass
@@ -134,8 +86,7 @@ class Snapshot:
     )  # supernets, containers, uplinks
     provider_networks: dict[str, dict[str, Any]] = field(default_factory=dict)
     sites: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> nested site
-    site_count: int = 0  # preau sites in NetBox (sizes the first round of pages)
-    device_count: int = 0  # devices of preau's device types (idem)
+    stale_templates: list[str] = field(default_factory=list)  # export templates to (re)create
 
 
 def _ints(obj: Any) -> Any:
@@ -145,16 +96,6 @@ def _ints(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_ints(v) for v in obj]
     return obj
-
-
-def _not_truncated(items: list[Any], what: str) -> list[Any]:
-    """NetBox caps each GraphQL list at MAX_PAGE_SIZE: a full list may have lost objects."""
-    if len(items) >= PAGE:
-        raise BadInput(
-            f"NetBox returned {len(items)} {what} in one list, its page size: preau reads "
-            f"these in one page and would miss some; raise MAX_PAGE_SIZE"
-        )
-    return items
 
 
 def fetch_catalogue(client: Client) -> Snapshot:
@@ -190,109 +131,19 @@ def fetch_catalogue(client: Client) -> Snapshot:
         context=context,
         provider_networks={p["name"]: p for p in data["provider_network_list"]},
     )
-    snap.site_count = len(data["site_list"])
-    # Device types count their devices: an upper bound of preau's, known before any page.
-    snap.device_count = sum(
-        int(t.get("device_count") or 0)
-        for t in data["device_type_list"]
-        if str(t["slug"]).startswith("generic-")
+    snap.stale_templates = netbox_export.stale_templates(
+        {t["name"]: t["template_code"] for t in data["export_template_list"]}
     )
     return snap
 
 
 def require_setup(snap: Snapshot, url: str) -> None:
-    if snap.missing_fields or snap.tag_id is None:
-        what = ", ".join(snap.missing_fields) or f"tag {TAG}"
+    if snap.missing_fields or snap.tag_id is None or snap.stale_templates:
+        missing = [*snap.missing_fields, *([] if snap.tag_id else [f"tag {TAG}"])]
+        what = ", ".join([*missing, *(f"export template {t}" for t in snap.stale_templates)])
         raise NetBoxUnavailable(
             f"NetBox at {url} is not set up for preau (missing: {what}): run `preau netbox setup`"
         )
-
-
-# What `read` needs to build the model: fewer fields than `push` needs to diff (ids, statuses,
-# pointers), which NetBox pays for per object. MACs come with their interface.
-LEAN: dict[str, str] = {
-    "site": KINDS["site"][2],
-    "location": "id name custom_fields site { id }",
-    "prefix": "prefix role { id } scope { __typename ... on SiteType { id slug } }",
-    "vlan": "id role { id }",
-    "circuit": KINDS["circuit"][2],
-    "device": "id name custom_fields role { id } platform { id } location { id } site { id }",
-    "interface": "id name mgmt_only custom_fields device { id } parent { id } "
-    "untagged_vlan { id } primary_mac_address { mac_address }",
-    "ip-address": "address assigned_object { __typename ... on InterfaceType { id } }",
-}
-# How many objects to expect, to ask for the right number of pages at once: per site for the
-# site-level kinds, per device for the device-level ones (a guess; an empty page costs NetBox
-# about as much as 150 objects, and a full last page triggers another round).
-PER_SITE = {"site": 1.1, "location": 25, "prefix": 10, "vlan-group": 1.1, "vlan": 8, "circuit": 1.1}
-PER_DEVICE = {"device": 1.0, "interface": 1.2, "ip-address": 1.2, "mac-address": 1.0}
-
-
-def _first_pages(kind: str, sites: int, devices: int) -> int:
-    expected = sites * PER_SITE[kind] if kind in PER_SITE else devices * PER_DEVICE[kind]
-    return max(1, -(-int(expected) // PAGE))
-
-
-# Relative cost to NetBox of a page of each kind (measured on 4.7: a page of devices or
-# interfaces costs about twice a page of addresses), to balance the queries in flight.
-PAGE_COST = {
-    "device": 3.0,
-    "interface": 3.5,
-    "ip-address": 2.0,
-    "mac-address": 1.5,
-    "location": 1.5,
-}
-
-
-def _balance(pages: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
-    """Pages split into queries of at most ten aliases and similar cost, an even number of them
-    (with two in flight, an odd one out would run alone at the end)."""
-    n = -(-len(pages) // ALIASES_PER_QUERY)
-    n = -(-n // PARALLEL) * PARALLEL if n > 1 else 1
-    bins: list[list[tuple[str, int]]] = [[] for _ in range(n)]
-    load = [0.0] * n
-    for page in sorted(pages, key=lambda p: -PAGE_COST.get(p[0], 1.0)):
-        i = min((i for i in range(n) if len(bins[i]) < ALIASES_PER_QUERY), key=lambda i: load[i])
-        bins[i].append(page)
-        load[i] += PAGE_COST.get(page[0], 1.0)
-    return [b for b in bins if b]
-
-
-def fetch_lists(
-    client: Client, sites: int, devices: int, lean: bool = False
-) -> dict[str, list[dict[str, Any]]]:
-    """Every preau-tagged object of each kind, flat, in as few queries as NetBox's limits allow."""
-    fields = LEAN if lean else {k: v[2] for k, v in KINDS.items()}
-    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
-    pages = [(kind, n * PAGE) for kind in fields for n in range(_first_pages(kind, sites, devices))]
-
-    def one(group: list[tuple[str, int]]) -> dict[str, Any]:
-        parts = []
-        for kind, offset in group:
-            alias = f"{kind.replace('-', '_')}_{offset // PAGE}"
-            parts.append(
-                f"{alias}: {KINDS[kind][0]}(filters: {{{_TAGGED}}}, "
-                f"pagination: {{offset: {offset}, limit: {PAGE}}}) {{ {fields[kind]} }}"
-            )
-        return dict(client.graphql("{\n" + "\n".join(parts) + "\n}", "reading the département"))
-
-    while pages:
-        groups = _balance(pages)
-        got: dict[tuple[str, int], int] = {}
-        with ThreadPoolExecutor(PARALLEL) as pool:
-            for data in pool.map(one, groups):
-                for alias, items in data.items():
-                    kind, n = alias.rsplit("_", 1)
-                    kind = kind.replace("_", "-")
-                    got[(kind, int(n) * PAGE)] = len(items)
-                    out[kind] += _ints(items)
-        # A kind whose last page came back full has more: ask for the next ten pages.
-        pages = []
-        for kind in fields:
-            last = max(o for k, o in got if k == kind)
-            if got[(kind, last)] == PAGE:
-                pages += [(kind, last + (n + 1) * PAGE) for n in range(ALIASES_PER_QUERY)]
-    return out
 
 
 def _assemble(snap: Snapshot, lists: dict[str, list[dict[str, Any]]]) -> None:
@@ -395,14 +246,11 @@ def _assemble(snap: Snapshot, lists: dict[str, list[dict[str, Any]]]) -> None:
                 owner_itf[key].append(a)
 
 
-def fetch(client: Client, slugs: Iterable[str] | None = None, lean: bool = False) -> Snapshot:
-    """The catalogue and every preau object (`slugs` is accepted for callers; all is read).
-
-    `lean` reads only what the model needs (for `read`); `push` needs the full snapshot.
-    """
+def fetch(client: Client, slugs: Iterable[str] | None = None) -> Snapshot:
+    """The catalogue and every preau object (`slugs` is accepted for callers; all is read)."""
     snap = fetch_catalogue(client)
     require_setup(snap, client.url)
-    _assemble(snap, fetch_lists(client, snap.site_count, snap.device_count, lean))
+    _assemble(snap, netbox_export.fetch_lists(client, TAG))
     return snap
 
 
@@ -427,8 +275,6 @@ def _interface(itf: dict[str, Any]) -> Interface:
     ips = sorted(itf.get("ip_addresses") or [], key=lambda a: (a.get("id") or 0, a["address"]))
     macs = itf.get("mac_addresses") or []
     primary = itf.get("primary_mac_address") or {}
-    if "mac_address" in primary:  # a lean read: the primary MAC comes with the interface
-        macs = [primary]
     mac = next((m for m in macs if m.get("id") == primary.get("id")), macs[0] if macs else None)
     vlan = itf.get("untagged_vlan")
     return Interface(

@@ -1,8 +1,9 @@
 """What preau needs in NetBox before it can hold a département, and `setup` to create it.
 
-Custom fields, roles, platforms, device types, the `preau` tag, the circuit type and the
-provider. `setup` is idempotent: it creates what is missing, corrects what drifted (only the
-fields listed here) and a second run changes nothing.
+Custom fields, roles, platforms, device types, the `preau` tag, the circuit type, the
+provider, and the export templates preau reads through (`netbox_export`). `setup` is
+idempotent: it creates what is missing, corrects what drifted (only the fields listed here) and
+a second run changes nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from preau.model import DEVICE_ROLES, VLAN_ROLES
 from preau.model.departement import PLATFORMS
-from preau.sot import ChangeReport
+from preau.sot import ChangeReport, netbox_export
 from preau.sot.netbox_client import Client
 
 TAG = "preau"
@@ -148,6 +149,10 @@ def wanted(tag_id: int | None = None) -> list[Wanted]:
     out.append(
         Wanted("circuits/providers", "slug", {"name": PROVIDER, "slug": "thd-seine", "tags": tags})
     )
+    out += [
+        Wanted("extras/export-templates", "name", kind.setup_fields())
+        for kind in netbox_export.KINDS
+    ]
     return out
 
 
