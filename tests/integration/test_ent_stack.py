@@ -7,13 +7,16 @@ The stack is the ent_portal molecule scenario (`preau ent lab up`): reused when 
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from typer.testing import CliRunner
 
+from preau.app import app
 from preau.ent import controller, hosts, lab, load, scaler, target
 from preau.ent.autoscale import Loop
 from preau.ent.journal import Journal
@@ -131,3 +134,25 @@ def test_a_killed_instance_is_taken_out_by_health_checks(stack):
     print(f"killed {victim.name}: {errors} failed of {sum(s.requests for s in result['s'])}")
     hosts.start(stack.hosts, victim.host, victim.port)
     hosts.wait_healthy(stack.hosts, victim.host, victim.port, "/healthz", 30)
+
+
+def test_a_scripted_peak_with_autoscaling_fails_no_request_and_reports(stack, tmp_path):
+    """`preau ent load --profile drill`: peak, 4x, peak with the controller on, as the operator
+    runs it; the report carries every segment and the plots."""
+    report, log = tmp_path / "report", tmp_path / "decisions.jsonl"
+    args = ["ent", "load", "--profile", "drill", "--report", str(report), "--log", str(log)]
+    args += ["--start-instances", "1", "--cooldown-in", "4", "--target-rps", "40"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((report / "report.json").read_text())["summary"]
+    assert summary["errors"] == 0, summary
+    assert summary["requests"] > 3000, summary  # 44 s at 60 then 240 req/s
+    assert summary["max_instances"] >= 4, summary  # 240 req/s at 40 per instance: 6
+    segments = json.loads((report / "report.json").read_text())["segments"]
+    last = [s for s in segments if s["t"] > segments[-1]["t"] - 4]
+    assert max(s["instances"] for s in last) < summary["max_instances"]  # scaled back in
+    for name in ("overview", "requests", "latency", "errors", "instances"):
+        png = (report / f"{name}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000, name
+    decisions = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {"out", "in"} <= {d.get("action") for d in decisions}, decisions

@@ -178,7 +178,9 @@ def autoscale(
 
 @app.command("load")
 def load(
-    profile: Annotated[str, typer.Option("--profile", help="smoke, peak, peak-2x, peak-4x.")],
+    profile: Annotated[
+        str, typer.Option("--profile", help="smoke, peak, peak-2x, drill, peak-4x.")
+    ],
     report: Annotated[
         Path, typer.Option("--report", help="Folder for report.md, JSON, PNGs.")
     ] = Path("build/ent-report"),

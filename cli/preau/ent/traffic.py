@@ -61,6 +61,11 @@ PROFILES = {
         Profile("peak", ((1, 30),), "30 s at the lockdown peak"),
         Profile("peak-2x", ((1, 20), (2, 30), (1, 20)), "peak, twice the peak, peak"),
         Profile(
+            "drill",
+            ((1, 10), (4, 20), (1, 14)),
+            "44 s fire drill before a known peak: peak, 4x, back to peak",
+        ),
+        Profile(
             "peak-4x",
             ((1, 20), (2, 20), (4, 30), (1, 30)),
             "peak, 2x, 4x (schools closed and every family online at once), back to peak",
