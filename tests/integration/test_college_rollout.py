@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -31,26 +30,15 @@ from pathlib import Path
 import pytest
 
 from fixtures.lab import Lab
+from fixtures.playbook import Run, run_playbook
 from preau.inventory import group_name
-from preau.lab import podman, targets
+from preau.lab import podman
 
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
-RECAP = re.compile(
-    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
-    r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",
-    re.MULTILINE,
-)
 PASSWORDS = "/root/preau/initial-passwords.csv"
 SPOOL = "/var/spool/preau-printer"  # lab/images/printer: ippeveprinter keeps every job here
-
-
-@dataclass
-class Run:
-    recap: dict[str, dict[str, int]]
-    seconds: float
-    output: str
 
 
 @dataclass
@@ -61,29 +49,7 @@ class Rollout:
 
 
 def _playbook(lab: Lab) -> Run:
-    env = {
-        **targets.engine_env(),
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    start = time.monotonic()
-    proc = subprocess.run(
-        [
-            str(REPO / ".venv" / "bin" / "ansible-playbook"),
-            "-i", str(REPO / "inventory" / "lab.sh"),
-            str(REPO / "playbooks" / "college.yml"),
-            "--limit", group_name(lab.college),
-        ],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    seconds = time.monotonic() - start
-    recap = {
-        m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
-        for m in RECAP.finditer(proc.stdout)
-    }
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    return Run(recap, seconds, proc.stdout)
+    return run_playbook("college", "--limit", group_name(lab.college))
 
 
 @pytest.fixture(scope="module")

@@ -86,6 +86,9 @@ ROUTER_CAPS = ("NET_ADMIN", "NET_RAW", "SYS_ADMIN")
 SERVER_CAPS = ("NET_ADMIN",)
 SERVER_ROLES = ("file-server", "app-server")
 DATACENTRE_ROLES = ("load-balancer", "database", "portal-app")
+# HAProxy sizes its file descriptors from its maxconn and refuses to start under 1024 (the
+# lab's default, lab/containers.conf); the ENT hosts get what the role's molecule platforms get.
+DATACENTRE_ULIMITS = ("nofile=4096:4096", "nproc=4096:4096")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,11 @@ class LabHost:
             return ROUTER_CAPS
         return SERVER_CAPS if self.role in SERVER_ROLES else ()
 
+    @property
+    def ulimits(self) -> tuple[str, ...]:
+        """Limits other than the lab's default ones."""
+        return DATACENTRE_ULIMITS if self.role in DATACENTRE_ROLES else ()
+
     def nic(self, ifname: str) -> Nic | None:
         return next((n for n in self.nics if n.ifname == ifname), None)
 
@@ -172,6 +180,8 @@ class LabHost:
         """A digest of what the container is created with; a change means recreate."""
         caps = ",".join(self.caps)
         spec = f"{self.name}|{self.image}|{self.role}|{caps}"
+        if self.ulimits:  # only then: the other hosts keep their hash, so no recreate
+            spec += "|" + ",".join(self.ulimits)
         return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 

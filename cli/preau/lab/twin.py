@@ -214,6 +214,7 @@ def _run_container(host: LabHost, image_ref: str) -> None:
         args += ["--label", f"{LABEL_COLLEGE}={host.college}"]
     # routers: FRR, nftables and tc manage their own interfaces; servers: their nftables firewall
     args += [arg for cap in host.caps for arg in ("--cap-add", cap)]
+    args += [arg for limit in host.ulimits for arg in ("--ulimit", limit)]
     podman.run(*args, image_ref, "/sbin/init")
 
 
