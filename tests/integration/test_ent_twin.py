@@ -6,6 +6,7 @@ nothing. Both routers first get their real configuration (`preau net apply`), so
 requests cross the collège's nftables zones, the THD core and the data-centre router as
 designed. The secrets come from the environment of the run as the role demands (here: password
 lookups into the lab's secret folder, 0600, never in the repository, never on a command line).
+The module hands the lab back with HAProxy stopped, as the other lab tests found it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def ent(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ru
     second = run_playbook("ent", "-e", f"@{extra}")
     print(f"\nent.yml on the twin: first run {first.seconds:.0f} s, second {second.seconds:.0f} s")
     yield first, second
+    # Hand the lab back as other tests expect it: port 80 of the load balancer is theirs (the
+    # traffic proof serves a token there); the playbook starts HAProxy again when run.
+    lab.exec("ent-lb1", "systemctl", "disable", "--now", "haproxy", check=False)
 
 
 def _curl(lab: Lab, pc: str, *args: str, stdin: str | None = None) -> str:
