@@ -6,12 +6,14 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,6 +102,20 @@ def test_api_accepts_the_token_and_refuses_a_bad_one(netbox_api: pynetbox.api) -
     with pytest.raises(pynetbox.RequestError) as err:
         list(bad.dcim.sites.all())
     assert err.value.req.status_code in (401, 403)
+
+
+def test_the_web_ui_comes_with_its_stylesheets(netbox_service: NetBoxSettings) -> None:
+    """The login page and the CSS, JavaScript and images it links to are all served (by
+    WhiteNoise in gunicorn: the local NetBox has no web server in front)."""
+    with urllib.request.urlopen(f"{netbox_service.url}/login/", timeout=10) as resp:
+        page = resp.read().decode()
+    assets = re.findall(r'(?:href|src)="(/static/[^"?]+)', page)
+    assert any(a.endswith(".css") for a in assets) and any(a.endswith(".js") for a in assets)
+    for asset in assets:
+        with urllib.request.urlopen(f"{netbox_service.url}{asset}", timeout=10) as resp:
+            assert resp.status == 200 and resp.read(), asset
+            if asset.endswith(".css"):
+                assert resp.headers["Content-Type"].startswith("text/css"), asset
 
 
 def test_reset_wipes_what_a_test_created(netbox_api: pynetbox.api) -> None:

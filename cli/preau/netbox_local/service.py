@@ -469,6 +469,39 @@ def _write_configuration(paths: Paths) -> None:
         paths.configuration.write_text(text)
 
 
+# gunicorn's application: NetBox's, wrapped so its CSS, JavaScript and images are served too
+# (NetBox leaves that to a web server in front; the local one has none).
+_WSGI_MODULE = "preau_netbox_wsgi"
+_WSGI = """\
+# Written by `preau netbox up`: NetBox's WSGI application, its static files served by WhiteNoise.
+from django.conf import settings
+from whitenoise import WhiteNoise
+
+from netbox.wsgi import application as netbox_application
+
+application = WhiteNoise(netbox_application, root=settings.STATIC_ROOT, prefix=settings.STATIC_URL)
+"""
+
+
+def _write_wsgi(paths: Paths) -> None:
+    module = paths.home / f"{_WSGI_MODULE}.py"
+    if not module.exists() or module.read_text() != _WSGI:
+        module.write_text(_WSGI)
+
+
+def _collect_static(paths: Paths, note: Note) -> None:
+    """NetBox's static files under <NETBOX_ROOT>/static, as symlinks into the venv: once per
+    venv (the marker names it), since a new venv moves the files they point to."""
+    static = paths.netbox_root / "static"
+    marker = static / f".preau-{venv.venv_dir(paths).name}"
+    if marker.exists():
+        return
+    note("linking NetBox's static files")
+    args = ["collectstatic", "--no-input", "--link", "--clear"]
+    _manage(paths, args, paths.log_dir / "static.log")
+    marker.touch()
+
+
 def _netbox_env(paths: Paths) -> dict[str, str]:
     env = dict(os.environ)
     env["NETBOX_ROOT"] = str(paths.netbox_root)
@@ -609,7 +642,7 @@ def _gunicorn_start(paths: Paths, note: Note) -> subprocess.Popen:
         "5",
         "--chdir",
         str(paths.home),
-        "netbox.wsgi",
+        f"{_WSGI_MODULE}:application",
     ]
     with paths.gunicorn_log.open("a") as fh:
         proc = subprocess.Popen(
@@ -834,6 +867,8 @@ def up(
         secrets_store.write_private(paths.client_file, json.dumps(asdict(settings)) + "\n")
 
         step("netbox")
+        _collect_static(paths, note)
+        _write_wsgi(paths)
         proc = None if _gunicorn_running(paths) else _gunicorn_start(paths, note)
         _wait_api(paths, token, proc)
         return True

@@ -22,7 +22,8 @@ from preau.errors import ServiceError
 from preau.netbox_local.paths import NETBOX_VERSION, Paths, cache_root
 
 # Installed beside NetBox's own requirements; part of the venv's cache key.
-EXTRA_REQUIREMENTS = ("gunicorn>=23",)
+# gunicorn serves NetBox; WhiteNoise serves its static files from the same process (no nginx).
+EXTRA_REQUIREMENTS = ("gunicorn>=23", "whitenoise>=6.6")
 # NetBox's requirement -> what we install instead (why: see the module docstring).
 SWAPS = (("psycopg[c,pool]", "psycopg[binary,pool]"),)
 _COMPLETE = ".preau-complete"
