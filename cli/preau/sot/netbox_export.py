@@ -11,7 +11,6 @@ assignment unions with their `__typename`), so the snapshot is the same whicheve
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +34,36 @@ GRAPHQL_TYPES = {
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a kind's rows: a `values_list` lookup and how to put it in JSON."""
+    """One column of a kind's rows: a `values_list` lookup and where it goes in the object.
+
+    `key` is the object's field (default: the lookup); `ref` wraps an id as `{"id": ...}` like
+    a GraphQL relation; `text` renders netaddr values (prefixes, addresses, MACs) with str().
+    """
 
     lookup: str
-    as_text: bool = False  # netaddr objects (prefixes, addresses, MACs) are rendered with str()
+    key: str | None = None
+    ref: bool = False
+    text: bool = False
+
+
+def _ref_col(field: str) -> Column:
+    return Column(f"{field}_id", field, ref=True)
+
+
+def _generic(key: str, prefix: str = "") -> tuple[Column, ...]:
+    """A generic relation (scope, assigned object, termination): its type and its id."""
+    return (
+        Column(f"{prefix}{key}_type__app_label", f"{key}.app"),
+        Column(f"{prefix}{key}_type__model", f"{key}.model"),
+        Column(f"{prefix}{key}_id", f"{key}.id"),
+    )
+
+
+def _typed(app: str | None, model: str | None, ident: Any) -> dict[str, Any] | None:
+    """A generic relation as GraphQL shows it: the GraphQL type name and the id."""
+    if ident is None or model is None:
+        return None
+    return {"__typename": GRAPHQL_TYPES.get(model, f"{app}.{model}"), "id": ident}
 
 
 @dataclass(frozen=True)
@@ -49,7 +74,7 @@ class Kind:
     endpoint: str
     object_type: str
     columns: tuple[Column, ...]
-    build: Callable[[Row], dict[str, Any]]
+    generic: tuple[str, ...] = ()  # keys of generic relations among the columns
 
     @property
     def template_name(self) -> str:
@@ -59,10 +84,10 @@ class Kind:
         lookups = ", ".join(f'"{c.lookup}"' for c in self.columns)
         # The queryset carries the list view's prefetches: they mean nothing to `values_list`.
         rows = f"queryset.prefetch_related(None).values_list({lookups})"
-        if not any(c.as_text for c in self.columns):
+        if not any(c.text for c in self.columns):
             return f"{{{{ {rows}|list|tojson }}}}"
         cells = ",".join(
-            f"{{{{ r[{i}]|string|tojson }}}}" if c.as_text else f"{{{{ r[{i}]|tojson }}}}"
+            f"{{{{ r[{i}]|string|tojson }}}}" if c.text else f"{{{{ r[{i}]|tojson }}}}"
             for i, c in enumerate(self.columns)
         )
         sep = "{% if not loop.last %},{% endif %}"
@@ -80,234 +105,114 @@ class Kind:
             "description": "preau: read by `preau` (changed by `preau netbox setup`)",
         }
 
+    def build(self, row: Row) -> dict[str, Any]:
+        """One row as the object the GraphQL reader used to return."""
+        out: dict[str, Any] = {}
+        for col, value in zip(self.columns, row, strict=True):
+            out[col.key or col.lookup] = _ref(value) if col.ref else value
+        for key in self.generic:
+            out[key] = _typed(out.pop(f"{key}.app"), out.pop(f"{key}.model"), out.pop(f"{key}.id"))
+        return out
+
 
 def _ref(value: Any) -> dict[str, int] | None:
     return {"id": value} if value is not None else None
 
 
-def _typed(app: str | None, model: str | None, ident: Any) -> dict[str, Any] | None:
-    """A generic relation as GraphQL shows it: the GraphQL type name and the id."""
-    if ident is None or model is None:
-        return None
-    return {"__typename": GRAPHQL_TYPES.get(model, f"{app}.{model}"), "id": ident}
-
-
 def _cols(*lookups: str, text: tuple[str, ...] = ()) -> tuple[Column, ...]:
-    return tuple(Column(lookup, lookup in text) for lookup in lookups)
+    return tuple(Column(lookup, text=lookup in text) for lookup in lookups)
 
 
-def _site(r: Row) -> dict[str, Any]:
-    return {"id": r[0], "name": r[1], "slug": r[2], "custom_fields": r[3], "region": _ref(r[4])}
-
-
-def _location(r: Row) -> dict[str, Any]:
-    return {"id": r[0], "name": r[1], "slug": r[2], "custom_fields": r[3], "site": _ref(r[4])}
-
-
-def _prefix(r: Row) -> dict[str, Any]:
-    scope = _typed(r[6], r[7], r[8])
-    if scope is not None and scope["__typename"] == "SiteType":
-        scope["slug"] = r[9]
-    return {
-        "id": r[0],
-        "prefix": r[1],
-        "status": r[2],
-        "description": r[3],
-        "role": _ref(r[4]),
-        "vlan": _ref(r[5]),
-        "scope": scope,
-    }
-
-
-def _vlan_group(r: Row) -> dict[str, Any]:
-    return {"id": r[0], "name": r[1], "slug": r[2], "scope": _typed(r[3], r[4], r[5])}
-
-
-def _vlan(r: Row) -> dict[str, Any]:
-    return {
-        "id": r[0],
-        "vid": r[1],
-        "name": r[2],
-        "status": r[3],
-        "role": _ref(r[4]),
-        "site": _ref(r[5]),
-        "group": _ref(r[6]),
-    }
-
-
-def _circuit_row(r: Row) -> dict[str, Any]:
-    """One row per circuit and termination (a join): `_circuits` merges them."""
-    term = None
-    if r[6] is not None:
-        term = {"id": r[6], "term_side": r[7], "termination": _typed(r[8], r[9], r[10])}
-    circuit = {
-        "id": r[0],
-        "cid": r[1],
-        "commit_rate": r[2],
-        "status": r[3],
-        "provider": _ref(r[4]),
-        "type": _ref(r[5]),
-        "terminations": [term] if term else [],
-    }
-    return circuit
-
-
-def _device(r: Row) -> dict[str, Any]:
-    return {
-        "id": r[0],
-        "name": r[1],
-        "status": r[2],
-        "custom_fields": r[3],
-        "role": _ref(r[4]),
-        "platform": _ref(r[5]),
-        "device_type": _ref(r[6]),
-        "location": _ref(r[7]),
-        "site": _ref(r[8]),
-        "primary_ip4": _ref(r[9]),
-    }
-
-
-def _interface(r: Row) -> dict[str, Any]:
-    return {
-        "id": r[0],
-        "name": r[1],
-        "type": r[2],
-        "mgmt_only": r[3],
-        "mode": r[4],
-        "custom_fields": r[5],
-        "device": _ref(r[6]),
-        "parent": _ref(r[7]),
-        "untagged_vlan": _ref(r[8]),
-        "primary_mac_address": _ref(r[9]),
-    }
-
-
-def _ip_address(r: Row) -> dict[str, Any]:
-    return {"id": r[0], "address": r[1], "status": r[2], "assigned_object": _typed(*r[3:6])}
-
-
-def _mac_address(r: Row) -> dict[str, Any]:
-    return {"id": r[0], "mac_address": r[1], "assigned_object": _typed(*r[2:5])}
-
-
-_SCOPE = ("scope_type__app_label", "scope_type__model", "scope_id")
-_ASSIGNED = ("assigned_object_type__app_label", "assigned_object_type__model", "assigned_object_id")
+_CUSTOM = Column("custom_field_data", "custom_fields")
 
 KINDS: tuple[Kind, ...] = (
     Kind(
         "site",
         "dcim/sites",
         "dcim.site",
-        _cols("id", "name", "slug", "custom_field_data", "region_id"),
-        _site,
+        (*_cols("id", "name", "slug"), _CUSTOM, _ref_col("region")),
     ),
     Kind(
         "location",
         "dcim/locations",
         "dcim.location",
-        _cols("id", "name", "slug", "custom_field_data", "site_id"),
-        _location,
+        (*_cols("id", "name", "slug"), _CUSTOM, _ref_col("site")),
     ),
     Kind(
         "prefix",
         "ipam/prefixes",
         "ipam.prefix",
-        # `_site` is NetBox's cached site of the scope: the slug without a join per prefix.
-        _cols(
-            "id",
-            "prefix",
-            "status",
-            "description",
-            "role_id",
-            "vlan_id",
-            *_SCOPE,
-            "_site__slug",
-            text=("prefix",),
+        (
+            *_cols("id", "prefix", "status", "description", text=("prefix",)),
+            _ref_col("role"),
+            _ref_col("vlan"),
+            *_generic("scope"),
+            # NetBox's cached site of the scope: the slug without a join per prefix.
+            Column("_site__slug", "scope_slug"),
         ),
-        _prefix,
+        generic=("scope",),
     ),
     Kind(
         "vlan-group",
         "ipam/vlan-groups",
         "ipam.vlangroup",
-        _cols("id", "name", "slug", *_SCOPE),
-        _vlan_group,
+        (*_cols("id", "name", "slug"), *_generic("scope")),
+        generic=("scope",),
     ),
     Kind(
         "vlan",
         "ipam/vlans",
         "ipam.vlan",
-        _cols("id", "vid", "name", "status", "role_id", "site_id", "group_id"),
-        _vlan,
+        (*_cols("id", "vid", "name", "status"), *map(_ref_col, ("role", "site", "group"))),
     ),
     Kind(
+        # One row per circuit and termination (a join): `_circuits` merges them.
         "circuit",
         "circuits/circuits",
         "circuits.circuit",
-        _cols(
-            "id",
-            "cid",
-            "commit_rate",
-            "status",
-            "provider_id",
-            "type_id",
-            "terminations__id",
-            "terminations__term_side",
-            "terminations__termination_type__app_label",
-            "terminations__termination_type__model",
-            "terminations__termination_id",
+        (
+            *_cols("id", "cid", "commit_rate", "status"),
+            _ref_col("provider"),
+            _ref_col("type"),
+            Column("terminations__id", "term.id"),
+            Column("terminations__term_side", "term.term_side"),
+            *_generic("termination", prefix="terminations__"),
         ),
-        _circuit_row,
+        generic=("termination",),
     ),
     Kind(
         "device",
         "dcim/devices",
         "dcim.device",
-        _cols(
-            "id",
-            "name",
-            "status",
-            "custom_field_data",
-            "role_id",
-            "platform_id",
-            "device_type_id",
-            "location_id",
-            "site_id",
-            "primary_ip4_id",
+        (
+            *_cols("id", "name", "status"),
+            _CUSTOM,
+            *map(_ref_col, ("role", "platform", "device_type", "location", "site", "primary_ip4")),
         ),
-        _device,
     ),
     Kind(
         "interface",
         "dcim/interfaces",
         "dcim.interface",
-        _cols(
-            "id",
-            "name",
-            "type",
-            "mgmt_only",
-            "mode",
-            "custom_field_data",
-            "device_id",
-            "parent_id",
-            "untagged_vlan_id",
-            "primary_mac_address_id",
+        (
+            *_cols("id", "name", "type", "mgmt_only", "mode"),
+            _CUSTOM,
+            *map(_ref_col, ("device", "parent", "untagged_vlan", "primary_mac_address")),
         ),
-        _interface,
     ),
     Kind(
         "ip-address",
         "ipam/ip-addresses",
         "ipam.ipaddress",
-        _cols("id", "address", "status", *_ASSIGNED, text=("address",)),
-        _ip_address,
+        (*_cols("id", "address", "status", text=("address",)), *_generic("assigned_object")),
+        generic=("assigned_object",),
     ),
     Kind(
         "mac-address",
         "dcim/mac-addresses",
         "dcim.macaddress",
-        _cols("id", "mac_address", *_ASSIGNED, text=("mac_address",)),
-        _mac_address,
+        (*_cols("id", "mac_address", text=("mac_address",)), *_generic("assigned_object")),
+        generic=("assigned_object",),
     ),
 )
 
@@ -317,13 +222,26 @@ def stale_templates(present: dict[str, str]) -> list[str]:
     return [k.template_name for k in KINDS if present.get(k.template_name) != k.template_code()]
 
 
+def _prefixes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for p in rows:
+        slug = p.pop("scope_slug")
+        if p["scope"] is not None and p["scope"]["__typename"] == "SiteType":
+            p["scope"]["slug"] = slug
+    return rows
+
+
 def _circuits(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Circuits with their terminations, from one row per (circuit, termination)."""
     merged: dict[int, dict[str, Any]] = {}
-    for c in rows:
-        if (have := merged.get(c["id"])) is None:
-            merged[c["id"]] = c
-        else:
-            have["terminations"] += c["terminations"]
+    for row in rows:
+        term = {
+            "id": row.pop("term.id"),
+            "term_side": row.pop("term.term_side"),
+            "termination": row.pop("termination"),
+        }
+        circuit = merged.setdefault(row["id"], {**row, "terminations": []})
+        if term["id"] is not None:
+            circuit["terminations"].append(term)
     return list(merged.values())
 
 
@@ -337,5 +255,6 @@ def fetch_lists(client: Client, tag: str) -> dict[str, list[dict[str, Any]]]:
 
     with ThreadPoolExecutor(PARALLEL) as pool:
         out = dict(pool.map(one, KINDS))
+    out["prefix"] = _prefixes(out["prefix"])
     out["circuit"] = _circuits(out["circuit"])
     return out
