@@ -357,6 +357,40 @@ def test_a_broken_push_rolls_back(net: Lab) -> None:
     assert net_apply.plan(net.dep, t).changed == []
 
 
+def test_a_routing_change_reloads_frr_without_dropping_the_session(net: Lab) -> None:
+    """THD Seine renamed the circuit: the neighbour's description in frr.conf, the uplink's
+    .network file and the shaping script change. FRR reloads in place (frr-reload.py), networkd
+    re-reads the uplink's file, and the BGP session to the core is never reset."""
+    t = _target(net)
+    site = _site(net)
+    router = site.router.name  # type: ignore[union-attr]
+    assert site.circuit is not None
+    renamed = replace(site, circuit=replace(site.circuit, cid=f"{site.circuit.cid}-B"))
+    dep: Departement = replace(
+        net.dep, colleges=tuple(renamed if c.slug == site.slug else c for c in net.dep.colleges)
+    )
+
+    def bgpd_and_uptime() -> tuple[str, int]:
+        pid = net.exec(router, "pidof", "bgpd").stdout.strip()
+        summary = json.loads(net.exec(router, "vtysh", "-c", "show bgp summary json").stdout)
+        peer = summary["ipv4Unicast"]["peers"][str(site.circuit.core_address)]  # type: ignore[union-attr]
+        assert peer["state"] == "Established", peer
+        return pid, int(peer["peerUptimeMsec"])
+
+    pid, uptime = bgpd_and_uptime()
+    try:
+        report = net_apply.apply(dep, t, timeout=30)
+        assert "etc/frr/frr.conf" in report.changed and "frr" in report.reloaded, report
+        described = net.exec(router, "vtysh", "-c", "show running-config bgpd").stdout
+        assert f"({site.circuit.cid}-B)" in described
+        pid_after, uptime_after = bgpd_and_uptime()
+        assert pid_after == pid  # not restarted
+        assert uptime_after > uptime  # the session was never reset
+    finally:
+        net_apply.apply(net.dep, t, timeout=30)
+    assert net_apply.plan(net.dep, t).changed == []
+
+
 def test_dry_run_changes_nothing(net: Lab) -> None:
     t = _target(net)
     faster = net_apply.with_commit_rate(net.dep, _site(net), 55)

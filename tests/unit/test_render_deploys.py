@@ -46,6 +46,10 @@ def test_frr_restarts_when_its_daemons_change_and_lab_sysctl_only_checks() -> No
     assert deploy.reload_command("frr", ["etc/frr/daemons"]) == deploy.FRR_RESTART
     assert "reload frr" in deploy.reload_command("frr", ["etc/frr/frr.conf"])
     assert deploy.reload_command("sysctl", [], lab=True) == deploy.LAB_SYSCTL
+    network = deploy.reload_command("networkd", ["etc/systemd/network/10-wan0.network"])
+    assert "networkctl reload" in network and network != deploy.NETWORKD_RESTART
+    conf = ["etc/systemd/network/10-wan0.network", "etc/systemd/networkd.conf.d/preau.conf"]
+    assert deploy.reload_command("networkd", conf) == deploy.NETWORKD_RESTART
     assert deploy.reload_command("sysctl", []).startswith("sysctl -q -p")
 
 

@@ -20,9 +20,12 @@ RELOADS: tuple[tuple[str, str, str], ...] = (
     ("sysctl", "etc/sysctl.d/", "sysctl -q -p /etc/sysctl.d/90-preau-router.conf"),
     (
         "networkd",
-        # also matches etc/systemd/networkd.conf.d/, which only a restart reads
+        # also matches etc/systemd/networkd.conf.d/, which only a restart reads (NETWORKD_RESTART);
+        # changed .network/.netdev files are re-read in place: only the links they match are
+        # reconfigured, where a restart would reconfigure every link of the router
         "etc/systemd/network",
-        "systemctl enable -q systemd-networkd && systemctl restart systemd-networkd",
+        "systemctl enable -q systemd-networkd && if systemctl is-active -q systemd-networkd; "
+        "then networkctl reload; else systemctl restart systemd-networkd; fi",
     ),
     ("nftables", "etc/nftables.conf", "systemctl enable -q nftables && nft -f /etc/nftables.conf"),
     (
@@ -49,6 +52,7 @@ RELOADS: tuple[tuple[str, str, str], ...] = (
 ARCHIVE = "/run/preau-net.tar"
 # The daemons file decides which FRR daemons run: only a restart applies it.
 FRR_RESTART = "systemctl enable -q frr && systemctl restart frr"
+NETWORKD_RESTART = "systemctl enable -q systemd-networkd && systemctl restart systemd-networkd"
 # preau-shaping.service sits under etc/systemd/system: it belongs to the shaping unit.
 _UNIT_OWNERS = {"etc/systemd/system/preau-shaping.service": "shaping"}
 
@@ -73,8 +77,11 @@ LAB_SYSCTL = "grep -qx 1 /proc/sys/net/ipv4/ip_forward"
 
 
 def reload_command(unit: str, changed: Iterable[str], lab: bool = False) -> str:
-    if unit == "frr" and "etc/frr/daemons" in set(changed):
+    changed = set(changed)
+    if unit == "frr" and "etc/frr/daemons" in changed:
         return FRR_RESTART
+    if unit == "networkd" and any(p.startswith("etc/systemd/networkd.conf.d/") for p in changed):
+        return NETWORKD_RESTART
     if unit == "sysctl" and lab:
         return LAB_SYSCTL
     return next(cmd for name, _, cmd in RELOADS if name == unit)
