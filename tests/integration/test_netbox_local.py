@@ -224,3 +224,18 @@ def test_a_gunicorn_killed_at_start_is_reported_and_a_rerun_finishes(
     st = service.status(paths)
     assert st.healthy, st
     assert st.services[2].pid not in killed
+
+
+def test_up_restarts_a_netbox_started_by_another_preau(second_instance: Paths) -> None:
+    """A gunicorn left running by an older preau (another WSGI module, another configuration)
+    is healthy but not this preau's: `up` starts it again, then has nothing left to do."""
+    paths = second_instance
+    assert service.up(paths) is True
+    before = service.status(paths).services[2].pid
+    (paths.run_dir / "gunicorn.spec").write_text("started-by-an-older-preau\n")
+    notes: list[str] = []
+    assert service.up(paths, note=notes.append) is True
+    assert any(n.startswith("restarting NetBox (gunicorn)") for n in notes), notes
+    st = service.status(paths)
+    assert st.healthy and st.services[2].pid not in (None, before)
+    assert service.up(paths) is False

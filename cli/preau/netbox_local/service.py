@@ -460,11 +460,15 @@ COMMIT;
 """
 
 
-def _write_configuration(paths: Paths) -> None:
-    paths.configuration.parent.mkdir(parents=True, exist_ok=True)
-    text = _CONFIGURATION.format(
+def _configuration_text(paths: Paths) -> str:
+    return _CONFIGURATION.format(
         secrets=str(paths.secrets_file), pg_port=paths.pg_port, redis_port=paths.redis_port
     )
+
+
+def _write_configuration(paths: Paths) -> None:
+    paths.configuration.parent.mkdir(parents=True, exist_ok=True)
+    text = _configuration_text(paths)
     if not paths.configuration.exists() or paths.configuration.read_text() != text:
         paths.configuration.write_text(text)
 
@@ -624,7 +628,25 @@ def _gunicorn_start(paths: Paths, note: Note) -> subprocess.Popen:
     _check_port_free(paths.netbox_port, "netbox", "PREAU_NETBOX_PORT")
     note("starting NetBox (gunicorn)")
     paths.gunicorn_pid.unlink(missing_ok=True)
-    cmd = [
+    cmd = _gunicorn_cmd(paths)
+    with paths.gunicorn_log.open("a") as fh:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=_netbox_env(paths),
+            start_new_session=True,
+        )
+    # gunicorn writes the same pid once the app is loaded; writing it now lets `down` and the
+    # start-up wait see the master while it is still importing NetBox.
+    paths.gunicorn_pid.write_text(f"{proc.pid}\n")
+    _gunicorn_spec_file(paths).write_text(_gunicorn_spec(paths) + "\n")
+    return proc
+
+
+def _gunicorn_cmd(paths: Paths) -> list[str]:
+    return [
         str(venv.venv_python(paths)),
         "-m",
         "gunicorn",
@@ -644,19 +666,26 @@ def _gunicorn_start(paths: Paths, note: Note) -> subprocess.Popen:
         str(paths.home),
         f"{_WSGI_MODULE}:application",
     ]
-    with paths.gunicorn_log.open("a") as fh:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=_netbox_env(paths),
-            start_new_session=True,
-        )
-    # gunicorn writes the same pid once the app is loaded; writing it now lets `down` and the
-    # start-up wait see the master while it is still importing NetBox.
-    paths.gunicorn_pid.write_text(f"{proc.pid}\n")
-    return proc
+
+
+def _gunicorn_spec_file(paths: Paths) -> Path:
+    return paths.run_dir / "gunicorn.spec"
+
+
+def _gunicorn_spec(paths: Paths) -> str:
+    """What the running gunicorn was started with: its command, WSGI module and configuration
+    (a digest). Another one (an older preau, a new venv) means it must be started again."""
+    digest = hashlib.sha256("\0".join(_gunicorn_cmd(paths)).encode())
+    digest.update(_WSGI.encode())
+    digest.update(_configuration_text(paths).encode())
+    return digest.hexdigest()[:16]
+
+
+def _gunicorn_stale(paths: Paths) -> bool:
+    try:
+        return _gunicorn_spec_file(paths).read_text().strip() != _gunicorn_spec(paths)
+    except OSError:
+        return True
 
 
 def _api_get(url: str, token: str | None, timeout: float = 5) -> tuple[int, dict | None]:
@@ -829,7 +858,12 @@ def up(
     """
     paths = paths or Paths.from_env()
     with _locked(paths):
-        if not migrate and venv.is_ready(paths) and status(paths).healthy:
+        if (
+            not migrate
+            and venv.is_ready(paths)
+            and status(paths).healthy
+            and not _gunicorn_stale(paths)
+        ):
             return False
         for d in (paths.log_dir, paths.run_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -869,6 +903,9 @@ def up(
         step("netbox")
         _collect_static(paths, note)
         _write_wsgi(paths)
+        if _gunicorn_running(paths) and _gunicorn_stale(paths):
+            note("restarting NetBox (gunicorn): it runs another preau's command or configuration")
+            _stop_gunicorn(paths)
         proc = None if _gunicorn_running(paths) else _gunicorn_start(paths, note)
         _wait_api(paths, token, proc)
         return True
