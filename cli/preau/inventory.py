@@ -104,16 +104,22 @@ def build(dep: Departement) -> dict[str, Any]:
 
 def script_inventory(dep: Departement) -> dict[str, Any]:
     """The `--list` format of executable inventory scripts (hostvars under _meta)."""
-    tree = build(dep)["all"]
-    out: dict[str, Any] = {"all": {"vars": tree["vars"], "children": sorted(tree["children"])}}
+    return script_format(build(dep))
+
+
+def script_format(tree: dict[str, Any]) -> dict[str, Any]:
+    """An inventory tree (`build`, or the twin's) in the `--list` format of executable
+    inventories; a host's vars from several groups are merged."""
+    top = tree["all"]
+    out: dict[str, Any] = {"all": {"vars": top["vars"], "children": sorted(top["children"])}}
     hostvars: dict[str, Any] = {}
-    for name, group in tree["children"].items():
+    for name, group in top["children"].items():
         entry: dict[str, Any] = {}
         if "hosts" in group:
             entry["hosts"] = sorted(group["hosts"])
             for host, hv in group["hosts"].items():
                 if hv:
-                    hostvars[host] = hv
+                    hostvars.setdefault(host, {}).update(hv)
         if "children" in group:
             entry["children"] = sorted(group["children"])
         if "vars" in group:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from preau import inventory
 from preau.lab import targets, topology
 from preau.sot import open_source
 
@@ -15,7 +16,7 @@ def _tree(key: str | None = "ssh-ed25519 AAAA test") -> dict[str, Any]:
 
 
 def test_script_format_has_every_host_var_and_the_lab_key() -> None:
-    out = targets.script_inventory(_tree())
+    out = inventory.script_format(_tree())
     fs = next(h for h in out["file_server"]["hosts"])
     assert out["_meta"]["hostvars"][fs]["ansible_connection"] == targets.ANSIBLE_CONNECTION
     assert out["lab"]["vars"]["common_ssh_authorized_keys"] == [

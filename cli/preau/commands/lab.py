@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from preau import inventory
 from preau.commands.options import DryRun, InventoryPath, Json, Source
 from preau.lab import images as lab_images
 from preau.lab import targets as lab_targets
@@ -258,4 +259,4 @@ def lab_inventory(
         bool(last.get("egress")),
     )
     tree = lab_targets.ansible_inventory(dep, plan, lab_targets.operator_key(state_root()))
-    print_json(lab_targets.script_inventory(tree) if script else tree)
+    print_json(inventory.script_format(tree) if script else tree)

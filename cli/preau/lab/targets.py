@@ -118,27 +118,6 @@ def _lab_group_vars(gvars: dict[str, Any], names: dict[str, LabHost]) -> dict[st
     return {**gvars, "preau_printers": [p for p in gvars["preau_printers"] if p["name"] in names]}
 
 
-def script_inventory(tree: dict[str, Any]) -> dict[str, Any]:
-    """`ansible_inventory()`'s tree in the `--list` format of executable inventories
-    (`inventory/lab.sh`), so `inventory/group_vars` applies to the twin as to production."""
-    top = tree["all"]
-    out: dict[str, Any] = {"all": {"vars": top["vars"], "children": sorted(top["children"])}}
-    hostvars: dict[str, Any] = {}
-    for name, group in top["children"].items():
-        entry: dict[str, Any] = {}
-        if "hosts" in group:
-            entry["hosts"] = sorted(group["hosts"])
-            for host, hv in group["hosts"].items():
-                if hv:
-                    hostvars.setdefault(host, {}).update(hv)
-        for key in ("children", "vars"):
-            if key in group:
-                entry[key] = sorted(group[key]) if key == "children" else group[key]
-        out[name] = entry
-    out["_meta"] = {"hostvars": hostvars}
-    return out
-
-
 def operator_key(home: Path) -> str:
     """The twin's throw-away operator key pair under `home` (made on first use): the public key.
 
