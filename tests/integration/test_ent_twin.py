@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from fixtures.lab import Lab
-from fixtures.playbook import Run, run_playbook
+from fixtures.playbook import REPO, Run, run_playbook
 from preau.deploys import net_apply
 from preau.ent import target
 from preau.lab import podman
@@ -25,17 +26,21 @@ pytestmark = pytest.mark.lab
 
 DC = "dc-nanterre"
 PUPIL = "eleve00042"
-SECRETS_VARS = """\
-_ent_secrets: "{{ lookup('ansible.builtin.env', 'PREAU_ENT_SECRETS',
-                  default=lookup('ansible.builtin.env', 'HOME') + '/.cache/preau/ent') }}"
-ent_portal_db_password: "{{ lookup('ansible.builtin.password', _ent_secrets + '/db-password',
-                            chars=['ascii_letters', 'digits'], length=24) }}"
-ent_portal_redis_password: "{{ lookup('ansible.builtin.password', _ent_secrets + '/redis-password',
-                               chars=['ascii_letters', 'digits'], length=24) }}"
-ent_portal_demo_password: "{{ lookup('ansible.builtin.password', _ent_secrets + '/demo-password',
-                              chars=['ascii_letters', 'digits'], length=16) }}"
-ent_portal_instances_per_host: 2
-"""
+# The lab's secrets, as the role's molecule scenario makes them (one definition of where they
+# live), and two instances so the session can be seen moving between them.
+MOLECULE = REPO / "roles" / "ent_portal" / "molecule" / "default" / "molecule.yml"
+SECRET_VARS = (
+    "_ent_secrets",
+    "ent_portal_db_password",
+    "ent_portal_redis_password",
+    "ent_portal_demo_password",
+)
+
+
+def _secrets_vars() -> str:
+    scenario = yaml.safe_load(MOLECULE.read_text())["provisioner"]["inventory"]["group_vars"]
+    wanted = {k: scenario["all"][k] for k in SECRET_VARS}
+    return yaml.safe_dump({**wanted, "ent_portal_instances_per_host": 2})
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +48,7 @@ def ent(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ru
     for site in (lab.college, DC):
         net_apply.apply(lab.dep, net_apply.target(lab.dep, site, "lab"), timeout=60)
     extra = tmp_path_factory.mktemp("ent") / "secrets.yml"
-    extra.write_text(SECRETS_VARS)
+    extra.write_text(_secrets_vars())
     extra.chmod(0o600)
     first = run_playbook("ent", "-e", f"@{extra}")
     second = run_playbook("ent", "-e", f"@{extra}")

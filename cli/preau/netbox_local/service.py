@@ -466,11 +466,15 @@ def _configuration_text(paths: Paths) -> str:
     )
 
 
+def _write_if_changed(path: Path, text: str) -> None:
+    """Leave an unchanged file alone (its mtime too)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 def _write_configuration(paths: Paths) -> None:
-    paths.configuration.parent.mkdir(parents=True, exist_ok=True)
-    text = _configuration_text(paths)
-    if not paths.configuration.exists() or paths.configuration.read_text() != text:
-        paths.configuration.write_text(text)
+    _write_if_changed(paths.configuration, _configuration_text(paths))
 
 
 # gunicorn's application: NetBox's, wrapped so its CSS, JavaScript and images are served too
@@ -488,9 +492,7 @@ application = WhiteNoise(netbox_application, root=settings.STATIC_ROOT, prefix=s
 
 
 def _write_wsgi(paths: Paths) -> None:
-    module = paths.home / f"{_WSGI_MODULE}.py"
-    if not module.exists() or module.read_text() != _WSGI:
-        module.write_text(_WSGI)
+    _write_if_changed(paths.home / f"{_WSGI_MODULE}.py", _WSGI)
 
 
 def _collect_static(paths: Paths, note: Note) -> None:
