@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
-from preau.errors import ValidationFailed
+from preau.errors import Problem, ValidationFailed
 from preau.output import console, print_json, print_report
 from preau.sot import default_inventory, files, open_source
 from preau.sot.generate import generate as generate_departement
@@ -17,13 +17,25 @@ from preau.sot.validate import problems
 app = typer.Typer(no_args_is_help=True)
 
 
+def _problem_dict(p: Problem) -> dict[str, object]:
+    return {"file": p.file, "line": p.line, "object": p.obj, "field": p.field, "message": p.message}
+
+
 @app.command()
 def validate(source: Source = None, path: InventoryPath = None, json: Json = False) -> None:
     """Check the whole département; list every problem with its object and field."""
-    dep = open_source(source, path).read()
+    src = open_source(source, path)
+    try:
+        # every source checks its schema and the model's rules as it reads
+        dep = src.read()
+    except ValidationFailed as exc:
+        found = exc.problems
+        if json:
+            print_json([_problem_dict(p) for p in found])
+        raise
     found = problems(dep)
     if json:
-        print_json([{"object": p.obj, "field": p.field, "message": p.message} for p in found])
+        print_json([_problem_dict(p) for p in found])
     elif not found:
         sites = len(dep.sites)
         devices = sum(1 for _ in dep.all_devices())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from preau.errors import ValidationFailed
 from preau.model import College, Departement
 from preau.sot import ChangeReport, files
 from preau.sot.generate import add_college
@@ -20,7 +21,15 @@ class FileSource:
         self.root = root
 
     def read(self) -> Departement:
-        return files.load(self.root)
+        """The département, checked against the schema and the model's rules."""
+        return self.check(files.load(self.root))
+
+    def check(self, dep: Departement) -> Departement:
+        """The model's rules, each problem naming the file that holds its object."""
+        try:
+            return check(dep)
+        except ValidationFailed as exc:
+            raise ValidationFailed([files.locate(p, self.root) for p in exc.problems]) from None
 
     def push(self, dep: Departement, *, dry_run: bool = False) -> ChangeReport:
         check(dep)
