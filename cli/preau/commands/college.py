@@ -161,7 +161,7 @@ def add(
     Again for a collège already onboarded: nothing changes if the details are the same; an
     error naming what differs otherwise, unless --update.
     """
-    from preau.model.rules import name_problem
+    from preau.model.rules import name_problem, slug_problem
     from preau.model.uai import uai_problem
 
     uai = uai.upper()
@@ -169,6 +169,9 @@ def add(
     why = uai_problem(uai)
     if why:
         raise BadInput(f"college {slug}: uai: {why}")
+    why = slug_problem(slug)
+    if why:
+        raise BadInput(f"college {slug}: --slug: {why}")
     for option, value in (("name", name), ("commune", commune)):
         why = name_problem(value) if value is not None and (option == "name" or value) else None
         if why:

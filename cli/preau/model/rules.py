@@ -31,12 +31,20 @@ _HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")
 _LINUX_IFNAME_MAX = 15  # IFNAMSIZ - 1
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9-]{1,63})*$")
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _ASN_MAX = 4_294_967_295
 _ASN_RESERVED = {0, 23456, 65535, _ASN_MAX}
 
 
 def site_label(site: Site) -> str:
     return f"{'college' if isinstance(site, College) else 'datacentre'} {site.slug}"
+
+
+def slug_problem(value: str) -> str | None:
+    """Why a site slug is unusable (it prefixes host names and file names), or None."""
+    if not _SLUG.match(value) or len(value) > 40:
+        return f"{value!r}: use lower-case letters, digits and dashes (at most 40)"
+    return None
 
 
 def name_problem(value: str | None) -> str | None:
@@ -125,7 +133,7 @@ def _names(site: Site) -> list[Problem]:
                 out.append(Problem(obj, "rooms", f"room {room!r} is listed twice"))
             seen.add(room)
     for device in site.devices:
-        dobj = f"device {device.name}"
+        dobj = f"device {device.name}" if (device.name or "").strip() else f"a device of {obj}"
         if not _HOSTNAME.match(device.name or ""):
             out.append(
                 Problem(
@@ -143,7 +151,7 @@ def _names(site: Site) -> list[Problem]:
                     f"unknown platform {device.platform!r}, expected one of {', '.join(PLATFORMS)}",
                 )
             )
-        if device.room is not None and name_problem(device.room):
+        if device.room and name_problem(device.room):  # an empty room: the validator says
             out.append(Problem(dobj, "room", name_problem(device.room) or ""))
         out += _interface_names(device)
     return out

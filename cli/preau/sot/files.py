@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from preau.errors import BadInput, Problem, ValidationFailed
+from preau.errors import Problem, ValidationFailed
 from preau.model import (
     Circuit,
     College,
@@ -42,10 +42,12 @@ def _display(path: Path) -> str:
 def read_departement(r: schema.Reader, data: schema.Node) -> dict[str, Any]:
     """departement.yml (or NetBox's config context, same keys) as the model's fields."""
     obj = "departement"
-    top = r.read(data, obj, schema.DEPARTEMENT, "", 1)
+    top = r.read(data, obj, schema.DEPARTEMENT, (obj, "file"), 1)
 
     def sub(key: str, shape: schema.Shape) -> dict[str, Any]:
-        return r.read(top[key], f"{obj}.{key}", shape, key, data.lines.get(key, 1))
+        if top[key] is None:  # missing: said once, for the key
+            return {k: f.default for k, f in shape.fields.items()}
+        return r.read(top[key], f"{obj}.{key}", shape, (obj, key), data.lines.get(key, 1))
 
     sn = sub("supernets", schema.SUPERNETS)
     sv = sub("services", schema.SERVICES)
@@ -55,9 +57,15 @@ def read_departement(r: schema.Reader, data: schema.Node) -> dict[str, Any]:
     for i, entry in enumerate(entries):
         role = entry.get("role") if isinstance(entry, dict) else None
         o = f"vlan_plan {role}" if isinstance(role, str) and role else f"vlan_plan entry {i + 1}"
-        e = r.read(entry, o, schema.VLAN_PLAN_ENTRY, "vlan_plan", data.lines.get("vlan_plan"))
+        e = r.read(
+            entry,
+            o,
+            schema.VLAN_PLAN_ENTRY,
+            (obj, f"vlan_plan[{i + 1}]"),
+            data.lines.get("vlan_plan"),
+        )
         plan.append(VlanPlanEntry(**e))
-    if top["vlan_plan"] is not None and not plan:
+    if isinstance(top["vlan_plan"], list) and not plan:
         r.problem(obj, "vlan_plan", "is empty", data.lines.get("vlan_plan"))
     return dict(
         slug=top["slug"],
@@ -76,16 +84,17 @@ def _label(data: Any, key: str, fallback: str) -> str:
     return value if isinstance(value, str) and value.strip() else fallback
 
 
-def _read_device(r: schema.Reader, data: Any, index: int, line: int | None) -> Device:
-    obj = f"device {_label(data, 'name', f'#{index + 1} of the site')}"
-    d = r.read(data, obj, schema.DEVICE, "devices", line)
+def _read_device(r: schema.Reader, data: Any, site: str, index: int, line: int | None) -> Device:
+    obj = f"device {_label(data, 'name', f'#{index + 1} of {site}')}"
+    d = r.read(data, obj, schema.DEVICE, (site, f"devices[{index + 1}]"), line)
     here = data.line if isinstance(data, schema.Node) else line
     raw_itfs = data.get("interfaces") if isinstance(data, dict) else None
     at = data.lines.get("interfaces", here) if isinstance(data, schema.Node) else here
     itfs = []
     for i, itf in enumerate(r.items(raw_itfs, obj, "interfaces", at)):
         io = f"{obj} interface {_label(itf, 'name', f'#{i + 1}')}"
-        itfs.append(Interface(**r.read(itf, io, schema.INTERFACE, "interfaces", at)))
+        where = (obj, f"interfaces[{i + 1}]")
+        itfs.append(Interface(**r.read(itf, io, schema.INTERFACE, where, at)))
     d["interfaces"] = tuple(itfs)
     return Device(**d)
 
@@ -95,7 +104,7 @@ def _read_site(r: schema.Reader, data: schema.Node, stem: str) -> Site:
     shape = schema.DATACENTRE if kind == "datacentre" else schema.COLLEGE
     slug = _label(data, "slug", stem)
     obj = f"{'datacentre' if kind == 'datacentre' else 'college'} {slug}"
-    s = r.read(data, obj, shape, "", 1)
+    s = r.read(data, obj, shape, (obj, "file"), 1)
     if s["slug"] is not None and s["slug"] != stem:
         r.problem(
             obj,
@@ -106,7 +115,11 @@ def _read_site(r: schema.Reader, data: schema.Node, stem: str) -> Site:
     circuit = None
     if s["circuit"] is not None:
         c = r.read(
-            s["circuit"], f"{obj} circuit", schema.CIRCUIT, "circuit", data.lines.get("circuit")
+            s["circuit"],
+            f"{obj} circuit",
+            schema.CIRCUIT,
+            (obj, "circuit"),
+            data.lines.get("circuit"),
         )
         circuit = Circuit(**c)
     prefixes: dict[str, Any] = {}
@@ -129,7 +142,9 @@ def _read_site(r: schema.Reader, data: schema.Node, stem: str) -> Site:
         container=s["container"],
         prefixes=prefixes,
         devices=tuple(
-            _read_device(r, d, i, d.line if isinstance(d, schema.Node) else None)
+            _read_device(
+                r, d, obj, i, d.line if isinstance(d, schema.Node) else data.lines.get("devices")
+            )
             for i, d in enumerate(devices)
         ),
     )
@@ -168,7 +183,16 @@ def load(root: Path) -> Departement:
     """
     dep_file = root / "departement.yml"
     if not dep_file.is_file():
-        raise BadInput(f"{root}: no departement.yml here (is this a preau inventory folder?)")
+        raise ValidationFailed(
+            [
+                Problem(
+                    "departement",
+                    "file",
+                    "is missing: a preau inventory folder holds departement.yml and sites/",
+                    file=_display(dep_file),
+                )
+            ]
+        )
     problems: list[Problem] = []
     display = _display(dep_file)
     data, bad = schema.load_yaml(dep_file, "departement", display)

@@ -274,10 +274,11 @@ def already_onboarded(dep: Departement, spec: CollegeSpec) -> College | None:
     """The collège this spec names if it exists (a rerun); an error if UAI and slug disagree."""
     existing = dep.college(spec.uai) or dep.college(spec.slug)
     if existing is not None and (existing.uai, existing.slug) != (spec.uai, spec.slug):
-        raise BadInput(
-            f"college {spec.slug}: uai {spec.uai} or slug already belongs to "
-            f"{existing.slug} ({existing.uai})"
-        )
+        if existing.uai == spec.uai:
+            field, holder = "slug", f"UAI {spec.uai} already belongs to {existing.slug}"
+        else:
+            field, holder = "uai", f"slug {spec.slug} already belongs to UAI {existing.uai}"
+        raise BadInput(f"college {spec.slug}: {field}: {holder}")
     return existing
 
 

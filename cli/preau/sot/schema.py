@@ -45,7 +45,12 @@ class Node(dict[Any, Any]):
         self.duplicates: list[tuple[Any, int]] = []
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (7x faster here), the pure-Python one if not;
+# both safe, both give marks with line numbers.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
     """The safe loader, building Nodes."""
 
 
@@ -110,8 +115,10 @@ def load_yaml(path: Path, obj: str, display: str) -> tuple[Node | None, list[Pro
         col = f" (column {mark.column + 1})" if mark else ""
         return bad("yaml", f"not valid YAML: {what}{col}", at)
     except yaml.YAMLError as exc:
-        # ReaderError (a control character) and friends carry no mark; keep their text.
-        return bad("yaml", f"not valid YAML: {exc}")
+        # ReaderError (a control character) carries a character position, not a mark
+        pos = getattr(exc, "position", None)
+        at = text[:pos].count("\n") + 1 if isinstance(pos, int) else None
+        return bad("yaml", f"not valid YAML: {exc}", at)
     except RecursionError:
         return bad("yaml", "not valid YAML: nested too deep")
     if not isinstance(data, Node):
@@ -140,7 +147,8 @@ def _kind(raw: Any) -> str:
 
 def text(raw: Any) -> str:
     if not isinstance(raw, str):
-        raise Invalid(f"expected text, found {_kind(raw)} (put it in quotes)")
+        quote = " (put it in quotes)" if not isinstance(raw, dict | list) else ""
+        raise Invalid(f"expected text, found {_kind(raw)}{quote}")
     return raw
 
 
@@ -340,27 +348,29 @@ class Reader:
         self.problems.append(Problem(obj, field, message, self.site, self.file, line))
 
     def read(
-        self, data: Any, obj: str, shape: Shape, field: str, line: int | None
+        self,
+        data: Any,
+        obj: str,
+        shape: Shape,
+        where: tuple[str, str],
+        line: int | None,
     ) -> dict[str, Any]:
-        """The converted values of a mapping (defaults for what is absent or bad)."""
+        """The converted values of a mapping (defaults for what is absent or bad).
+
+        `where` is (object, field) of the key that holds this mapping, named if it is none.
+        """
         out = {k: f.default for k, f in shape.fields.items()}
         if not isinstance(data, Node):
-            if data is None:
-                data = Node()
-            else:
-                self.problem(obj, field, f"expected a mapping, found {_kind(data)}", line)
-                return out
+            self.problem(*where, f"expected a mapping, found {_kind(data)}", line)
+            return out
         here = data.line or line
         for key, at in data.duplicates:
             self.problem(obj, str(key), "appears twice in this mapping (the last one wins)", at)
         for key in data:
             if key not in shape.fields:
                 close = difflib.get_close_matches(str(key), list(shape.fields), n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                known = ", ".join(shape.fields)
-                self.problem(
-                    obj, str(key), f"unknown key{hint}; known keys: {known}", data.lines.get(key)
-                )
+                hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(shape.fields)}"
+                self.problem(obj, str(key), f"unknown key ({hint})", data.lines.get(key))
         for key, f in shape.fields.items():
             raw = data.get(key)
             if raw is None:

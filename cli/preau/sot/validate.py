@@ -179,18 +179,15 @@ def _global_problems(dep: Departement) -> list[Problem]:
             if i.mac
         ),
     )
-    dupes(
-        "IP",
-        (
-            (f"device {d.name} interface {i.name}", "address", str(i.address.ip), s.slug)
-            for s, d, i in itfs
-            if i.address is not None
-        ),
-    )
     # an uplink's core end is an address too: no device may take it
     dupes(
         "IP",
-        (
+        [
+            (f"device {d.name} interface {i.name}", "address", str(i.address.ip), s.slug)
+            for s, d, i in itfs
+            if i.address is not None
+        ]
+        + [
             (
                 f"site {s.slug} circuit {s.circuit.cid}",
                 "uplink",
@@ -199,7 +196,7 @@ def _global_problems(dep: Departement) -> list[Problem]:
             )
             for s in dep.sites
             if s.circuit
-        ),
+        ],
     )
     return out
 
