@@ -46,6 +46,7 @@ def _site_vars(dep: Departement, site: Site) -> dict[str, Any]:
         out["preau_boot"] = {
             "loaders": list(services.BOOT.loaders),
             "script": services.BOOT.script,
+            "menu": services.BOOT.menu,
             "http_dir": services.BOOT.http_dir,
             "http_port": services.HTTP_BOOT.ports[0],
         }

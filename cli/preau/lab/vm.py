@@ -99,5 +99,5 @@ def boot(
         "-boot", "n",
     ]  # fmt: skip
     console = pexpect.spawn("ip", args, encoding="utf-8", codec_errors="replace", timeout=30)
-    console.logfile_read = log.open("w")  # type: ignore[assignment]
+    console.logfile_read = log.open("w")
     return PcVm(name=name, mac=mac, tap=tap, console=console, log=log)

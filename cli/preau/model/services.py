@@ -106,6 +106,8 @@ class BootChain:
     uefi_loader: str = "ipxe.efi"
     ipxe_user_class: str = "iPXE"
     script: str = "boot.ipxe"
+    # the menu of published PC images the script chains to (`preau image publish` writes it)
+    menu: str = "published.ipxe"
     # where the script and the images live on the boot HTTP server
     http_dir: str = "/boot"
 
