@@ -23,6 +23,7 @@ from typing import Any
 from netaddr import IPAddress
 from pyinfra.facts.server import Command
 
+from preau.deploys import CONFIRM_TIMEOUT
 from preau.deploys.net import (
     ConfigFiles,
     reload_command,
@@ -38,7 +39,6 @@ from preau.render.context import HTB_QUANTUM
 from preau.render.device import file_mode
 from preau.render.lab import render_core
 
-CONFIRM_TIMEOUT = 30.0
 Say = Callable[[str], None]
 
 
