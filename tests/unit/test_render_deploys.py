@@ -45,7 +45,7 @@ def test_every_rendered_router_file_feeds_a_unit() -> None:
 def test_frr_restarts_when_its_daemons_change_and_lab_sysctl_only_checks() -> None:
     assert deploy.reload_command("frr", ["etc/frr/daemons"]) == deploy.FRR_RESTART
     assert "reload frr" in deploy.reload_command("frr", ["etc/frr/frr.conf"])
-    assert deploy.reload_command("sysctl", [], lab=True) == deploy.LAB_SYSCTL
+    assert deploy.reload_command("sysctl", [], sysctl_readonly=True) == deploy.LAB_SYSCTL
     network = deploy.reload_command("networkd", ["etc/systemd/network/10-wan0.network"])
     assert "networkctl reload" in network and network != deploy.NETWORKD_RESTART
     conf = ["etc/systemd/network/10-wan0.network", "etc/systemd/networkd.conf.d/preau.conf"]
@@ -68,7 +68,8 @@ def test_archive_keeps_paths_modes_and_root_ownership() -> None:
 def test_config_files_fact_reads_what_the_host_sends() -> None:
     fact = deploy.ConfigFiles()
     command = fact.command(["etc/frr/frr.conf", "etc/nftables.conf"])
-    assert "'etc/frr/frr.conf' 'etc/nftables.conf'" in command
+    assert "etc/frr/frr.conf etc/nftables.conf" in command
+    assert "'etc/x y;rm -rf /'" in fact.command(["etc/x y;rm -rf /"])  # one quoted word
     raw = deploy.archive({"etc/frr/frr.conf": ("router bgp 65001\n", 0o644)})
     output = [base64.b64encode(raw).decode()]
     assert fact.process(output) == {"etc/frr/frr.conf": "router bgp 65001\n"}

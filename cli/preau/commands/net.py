@@ -13,10 +13,11 @@ from preau.deploys import net_apply
 from preau.errors import BadInput
 from preau.model import Departement, Site
 from preau.output import console, print_json
-from preau.render import Rendered, goldens, render_site
+from preau.render import Rendered, render_site
 from preau.render.device import file_mode
 from preau.sot import open_source
 from preau.sot.validate import check
+from preau.verify import goldens
 
 app = typer.Typer(no_args_is_help=True)
 
