@@ -77,7 +77,9 @@ def prepare_core(dep: Departement, t: Target, say: Say) -> None:
     }
     sites = [s for s in dep.sites if s.slug in slugs]
     files = render_core(dep, sites)
-    if knows not in current.get("etc/frr/frr.conf", ""):
+    frr = current.get("etc/frr/frr.conf", "")
+    addresses = [f" ip address {a}/32" for a in dep.services.upstream_dns]
+    if knows not in frr or any(a not in frr for a in addresses):
         changed = list(files)
     else:  # the resolver alone may be new (a core configured by an older preau)
         changed = [p for p in files if p == CORE_RESOLVER and current.get(p) != files[p]]
