@@ -148,17 +148,21 @@ def plan(
     path: InventoryPath = None,
     json: Json = False,
 ) -> None:
-    """Unified diff between the rendered router config and what runs on the router."""
+    """Unified diff between the rendered router config and the router's files, and what FRR
+    itself would change to run its file (frr-reload.py --test)."""
     dep = load(source, path)
     p = net_apply.plan(dep, net_apply.target(dep, college, target))
     if json:
-        print_json({"device": p.target.device.name, "changed": p.changed, "diff": p.diff})
+        print_json(
+            {"device": p.target.device.name, "changed": p.changed, "drift": p.drift, "diff": p.diff}
+        )
         return
-    if not p.changed:
+    if not p.pending:
         console.print(f"[green]{p.target.device.name}: no difference[/]")
         return
     console.print(p.diff, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"[yellow]{p.target.device.name}: {len(p.changed)} file(s) differ[/]")
+    drift = f"; FRR runs {len(p.drift)} line(s) its file does not say" if p.drift else ""
+    console.print(f"[yellow]{p.target.device.name}: {len(p.changed)} file(s) differ{drift}[/]")
 
 
 @app.command("apply")
@@ -180,10 +184,10 @@ def apply(
     if json:
         print_json(report.__dict__)
         return
-    if not report.changed:
+    if not report.reloaded:
         console.print(f"[green]{report.device}: nothing to change[/]")
         return
-    files_ = ", ".join(report.changed)
+    files_ = ", ".join(report.changed) or "no file"
     if dry_run:
         console.print(report.diff, markup=False, highlight=False, soft_wrap=True)
         console.print(f"[yellow]dry run: would write {files_}; reload {report.reloaded}[/]")
