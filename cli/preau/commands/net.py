@@ -124,7 +124,7 @@ def goldens_(
 ) -> None:
     """Check (or with --update, regenerate) the golden files under network/*/cases/."""
     from preau.output import console
-    from preau.render import goldens
+    from preau.verify import goldens
 
     failed = []
     for case in goldens.cases():
@@ -160,20 +160,24 @@ def plan(
     path: InventoryPath = None,
     json: Json = False,
 ) -> None:
-    """Unified diff between the rendered router config and what runs on the router."""
+    """Unified diff between the rendered router config and the router's files, and what FRR
+    itself would change to run its file (frr-reload.py --test)."""
     from preau.deploys import net_apply
     from preau.output import console, print_json
 
     dep = load(source, path)
     p = net_apply.plan(dep, net_apply.target(dep, college, target))
     if json:
-        print_json({"device": p.target.device.name, "changed": p.changed, "diff": p.diff})
+        print_json(
+            {"device": p.target.device.name, "changed": p.changed, "drift": p.drift, "diff": p.diff}
+        )
         return
-    if not p.changed:
+    if not p.pending:
         console.print(f"[green]{p.target.device.name}: no difference[/]")
         return
     console.print(p.diff, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"[yellow]{p.target.device.name}: {len(p.changed)} file(s) differ[/]")
+    drift = f"; FRR runs {len(p.drift)} line(s) its file does not say" if p.drift else ""
+    console.print(f"[yellow]{p.target.device.name}: {len(p.changed)} file(s) differ{drift}[/]")
 
 
 @app.command("apply")
@@ -198,10 +202,10 @@ def apply(
     if json:
         print_json(report.__dict__)
         return
-    if not report.changed:
+    if not report.reloaded:
         console.print(f"[green]{report.device}: nothing to change[/]")
         return
-    files_ = ", ".join(report.changed)
+    files_ = ", ".join(report.changed) or "no file"
     if dry_run:
         console.print(report.diff, markup=False, highlight=False, soft_wrap=True)
         console.print(f"[yellow]dry run: would write {files_}; reload {report.reloaded}[/]")

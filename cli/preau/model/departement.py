@@ -71,6 +71,9 @@ class Services:
     dns: tuple[IPAddress, ...]
     ntp: tuple[IPAddress, ...]
     proxy: str | None = None
+    # Resolvers outside the département (the provider's, the académie's): the département's own
+    # resolvers forward every name they are not authoritative for to these.
+    upstream_dns: tuple[IPAddress, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

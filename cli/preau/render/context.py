@@ -17,6 +17,7 @@ from preau.model import College, Departement, Device, Interface, Site, services
 from preau.model.facts import dhcp_scopes, gateway
 from preau.model.services import TFTP
 from preau.render import firewall, ports
+from preau.render.ifnames import check_device_ifnames
 
 # Which device each platform's templates configure: one entry template per platform.
 PLATFORM_ROLES = {"linux": "router", "ios": "access-switch", "junos": "cpe"}
@@ -147,6 +148,8 @@ def linux_router(
 ) -> dict[str, Any]:
     """Context for the linux router templates (FRR, networkd, nftables, dnsmasq, tc)."""
     options = options or Options()
+    # names reach file names, nftables rules and shell commands: refuse odd ones first
+    check_device_ifnames(device)
     problems = _site_vlans(dep, site, device)
     uplink, more = _uplink(site, device)
     problems += more
@@ -199,10 +202,14 @@ def linux_router(
         else []
     )
     # A router whose own address is a département resolver (the data centre's) answers DNS
-    # for every collège: it listens on the uplink and forwards only to the other resolvers.
+    # for every collège: it listens on the uplink and forwards outside names to the
+    # département's upstream resolvers (else to its other resolvers); a collège router
+    # forwards to the département's resolvers.
     own = {IPAddress(v["address"].split("/")[0]) for v in vlans}
     serves_dns = any(a in own for a in dep.services.dns)
     upstream = [str(a) for a in dep.services.dns if a not in own]
+    if serves_dns and dep.services.upstream_dns:
+        upstream = [str(a) for a in dep.services.upstream_dns]
     policy = firewall.DATACENTRE_POLICY if site.kind == "datacentre" else firewall.COLLEGE_POLICY
     ntp = [str(a) for a in dep.services.ntp]
     chains = []

@@ -101,6 +101,14 @@ def _ips(raw: Any) -> tuple[IPAddress, ...]:
     return tuple(_ip(x) for x in raw)
 
 
+def _ipv4s(raw: Any) -> tuple[IPAddress, ...]:
+    out = _ips(raw)
+    for a in out:
+        if a.version != 4:
+            raise ValueError(f"{a} is not an IPv4 address")
+    return out
+
+
 def _read_departement(r: _Reader, data: dict[str, Any]) -> dict[str, Any]:
     obj = "departement"
     sn = data.get("supernets") or {}
@@ -132,6 +140,7 @@ def _read_departement(r: _Reader, data: dict[str, Any]) -> dict[str, Any]:
             dns=r.get(sv, "dns", f"{obj}.services", _ips, ()),
             ntp=r.get(sv, "ntp", f"{obj}.services", _ips, ()),
             proxy=r.get(sv, "proxy", f"{obj}.services", _str, None),
+            upstream_dns=r.get(sv, "upstream_dns", f"{obj}.services", _ipv4s, ()),
         ),
         routing=Routing(
             protocol=r.get(rt, "protocol", f"{obj}.routing", _str, "bgp"),  # type: ignore[arg-type]
@@ -301,6 +310,11 @@ def departement_dict(dep: Departement) -> dict[str, Any]:
             "dns": [str(a) for a in dep.services.dns],
             "ntp": [str(a) for a in dep.services.ntp],
             **({"proxy": dep.services.proxy} if dep.services.proxy else {}),
+            **(
+                {"upstream_dns": [str(a) for a in dep.services.upstream_dns]}
+                if dep.services.upstream_dns
+                else {}
+            ),
         },
         "routing": {
             "protocol": dep.routing.protocol,

@@ -396,6 +396,7 @@ def departement_fields(snap: Snapshot, url: str) -> dict[str, Any]:
             dns=tuple(IPAddress(a) for a in sv.get("dns") or []),
             ntp=tuple(IPAddress(a) for a in sv.get("ntp") or []),
             proxy=sv.get("proxy"),
+            upstream_dns=tuple(IPAddress(a) for a in sv.get("upstream_dns") or []),
         ),
         routing=Routing(
             protocol=rt.get("protocol", "bgp"),
