@@ -7,6 +7,7 @@ demo password (made by the scenario, kept under ~/.cache/preau/ent) never enters
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -193,7 +194,7 @@ def test_a_new_name_and_validity_are_served_after_a_configure_run(lb):
     """
     before = served_certificate(lb)
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    new = ["-e", "ent_portal_tls_cn=ent2.preau.test", "-e", "ent_portal_tls_days=30"]
+    new = ["-e", json.dumps({"ent_portal_tls_cn": "ent2.preau.test", "ent_portal_tls_days": 30})]
     env = os.environ | {"ANSIBLE_ROLES_PATH": str(scenario.parents[2]), "ANSIBLE_NOCOLOR": "1"}
 
     def configure() -> subprocess.CompletedProcess[str]:
