@@ -26,14 +26,25 @@ class BadInput(PreauError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One validation finding: which object, which field, what is wrong."""
+    """One validation finding: which object, which field, what is wrong.
+
+    `site` is the slug of the site the object belongs to (None: the département itself), so a
+    source can say where it lives: `file` (and `line` when known) is that place, a file of the
+    embedded source of truth or a NetBox object.
+    """
 
     obj: str
     field: str
     message: str
+    site: str | None = None
+    file: str | None = None
+    line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.obj}: {self.field}: {self.message}"
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        return f"{where}{self.obj}: {self.field}: {self.message}"
 
 
 class ValidationFailed(BadInput):

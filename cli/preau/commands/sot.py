@@ -8,9 +8,13 @@ from typing import Annotated
 import typer
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
-from preau.errors import ValidationFailed
+from preau.errors import Problem, ValidationFailed
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def _problem_dict(p: Problem) -> dict[str, object]:
+    return {"file": p.file, "line": p.line, "object": p.obj, "field": p.field, "message": p.message}
 
 
 @app.command()
@@ -20,10 +24,18 @@ def validate(source: Source = None, path: InventoryPath = None, json: Json = Fal
     from preau.sot import open_source
     from preau.sot.validate import problems
 
-    dep = open_source(source, path).read()
+    src = open_source(source, path)
+    try:
+        # every source checks its schema and the model's rules as it reads
+        dep = src.read()
+    except ValidationFailed as exc:
+        found = exc.problems
+        if json:
+            print_json([_problem_dict(p) for p in found])
+        raise
     found = problems(dep)
     if json:
-        print_json([{"object": p.obj, "field": p.field, "message": p.message} for p in found])
+        print_json([_problem_dict(p) for p in found])
     elif not found:
         sites = len(dep.sites)
         devices = sum(1 for _ in dep.all_devices())

@@ -66,9 +66,13 @@ class SourceOfTruth(Protocol):
         ...
 
     def add_college(
-        self, spec: CollegeSpec, *, dry_run: bool = False
+        self, spec: CollegeSpec, *, dry_run: bool = False, update: bool = False
     ) -> tuple[College, ChangeReport]:
-        """Allocate and create a new collège; a rerun with the same spec changes nothing."""
+        """Allocate and create a new collège; a rerun with the same spec changes nothing.
+
+        A rerun with other details is an error naming each difference, unless `update`: then
+        the name, commune, pupils and commit rate are changed, nothing else.
+        """
         ...
 
 
