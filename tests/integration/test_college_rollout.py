@@ -35,9 +35,10 @@ import pytest
 from fixtures import clients
 from fixtures.lab import Lab
 from fixtures.playbook import Run, run_playbook
-from preau.deploys import net_apply
+from preau.deploys import images, net_apply
+from preau.images import build, recipes
 from preau.inventory import group_name
-from preau.lab import podman
+from preau.lab import podman, vm
 from preau.model import DHCP_VLAN_ROLES, College, services
 
 pytestmark = pytest.mark.lab
@@ -281,3 +282,33 @@ def test_a_servers_own_firewall_refuses_what_it_does_not_serve(lab: Lab, rollout
                 if proc.returncode == 0:
                     reached.append(f"{service.name} {server}")
     assert not reached, f"a neighbour on the servers VLAN reached {reached}"
+
+
+# --- a PC boots from the network ---------------------------------------------------------------
+
+BOOT_IMAGE = "poste-leger"
+
+
+def test_a_pc_boots_the_published_image_from_the_network(
+    lab: Lab, rollout: Rollout, tmp_path: Path
+) -> None:
+    """A qemu PC on the teaching VLAN: DHCP from the router, iPXE, the published menu, the
+    kernel, initrd and root filesystem over HTTP from the app server, to a login prompt whose
+    banner names the image and build the app server published."""
+    recipe = recipes.recipe(BOOT_IMAGE)
+    folder = build.output_dir(recipe)
+    assert build.verify(folder), f"{BOOT_IMAGE} is not built (scripts/test builds it)"
+    hosts = [(f"@podman/{lab.host(lab.one('app-server').name).container}", {})]
+    env = {"CONTAINERS_CONF": podman.env()["CONTAINERS_CONF"]}
+    site = _site(lab)
+    images.publish(hosts, env, site.name, BOOT_IMAGE, folder, recipe.description, default=True)
+    again = images.publish(hosts, env, site.name, BOOT_IMAGE, folder, recipe.description)
+    assert again.changed() == [], "a second publication copied or rewrote something"
+    pc = vm.boot(lab.dep, site, "teaching", "02:ce:77:00:05:01", "bootpc1", tmp_path)
+    try:
+        pc.expect(f"{folder.name}/vmlinuz", timeout=180)  # iPXE loads what was published
+        pc.expect("filesystem.squashfs' saved", timeout=600)  # live-boot fetched the root
+        pc.expect(f"Image {BOOT_IMAGE} {recipe.key}", timeout=1200)  # /etc/issue, then
+        pc.expect("login:", timeout=60)
+    finally:
+        pc.stop()
