@@ -14,6 +14,7 @@ from netaddr import IPNetwork, valid_mac
 
 from preau.errors import Problem, ValidationFailed
 from preau.model import DEVICE_ROLES, VLAN_ROLES, College, Departement, Site
+from preau.model.domain import domain_problems
 from preau.model.uai import uai_problem
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -67,6 +68,8 @@ def _site_problems(dep: Departement, site: Site) -> list[Problem]:
         why = uai_problem(site.uai or "")
         if why:
             out.append(Problem(obj, "uai", why))
+        # the collège's AD domain: a bad realm is the slug's or the DNS suffix's fault
+        out += domain_problems(dep, site)
         if site.pupils < 0:
             out.append(Problem(obj, "pupils", "cannot be negative"))
     supernet = dep.supernets.colleges if isinstance(site, College) else dep.supernets.datacentre
@@ -185,7 +188,8 @@ def problems(dep: Departement) -> list[Problem]:
     for site in dep.sites:
         out += _site_problems(dep, site)
     out += _global_problems(dep)
-    return out
+    # a bad département-wide field (the DNS suffix) is reported once, not once per collège
+    return list(dict.fromkeys(out))
 
 
 def check(dep: Departement) -> Departement:
