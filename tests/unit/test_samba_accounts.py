@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -79,6 +80,10 @@ class FakeDirectory:
             self._users[login].groups.add(group)
         for login in remove:
             self._users[login].groups.discard(group)
+
+    def delete_user(self, login: str) -> None:
+        self.writes.append(("delete", login))
+        del self._users[login]
 
     def set_enabled(self, login: str, enabled: bool) -> None:
         self.writes.append(("enabled" if enabled else "disabled", login))
@@ -280,3 +285,73 @@ def test_main_refuses_a_clash_with_exit_2_and_one_json_line(tmp_path, monkeypatc
     assert tool.main(["preau-samba-accounts", str(path)]) == 2
     out = json.loads(capsys.readouterr().out)
     assert out["changed"] is False and "built-in AD account" in out["error"]
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="archives are chowned to the staff group")
+
+
+def _rollover_plan(tmp_path, roster, state=None):
+    plan, new_state = make_plan(tmp_path, roster, state)
+    plan |= {"archives": str(tmp_path / "archives"), "staff_group": "personnels"}
+    plan["retention_days"] = 365
+    return plan, new_state
+
+
+@needs_root
+def test_rollover_archives_a_leavers_home_and_gives_it_back(tmp_path):
+    from datetime import date
+
+    plan, state = _rollover_plan(tmp_path, "roster.csv")
+    d = FakeDirectory()
+    uids = tool.apply_ad(plan, d, tool.Changes(), dry=False)
+    tool.ad_folders(plan, d, uids, tool.Changes(), dry=False)
+    home = tmp_path / "homes" / "matheo.le-gall"
+    (home / "expose.txt").write_text("les volcans")
+    # next year: Mathéo left
+    leave, left_state = _rollover_plan(tmp_path, "roster-next-year.csv", state)
+    changes = tool.Changes()
+    uids = tool.apply_ad(leave, d, changes, dry=False)
+    tool.ad_rollover(leave, d, uids, changes, dry=False, today=date(2027, 9, 1))
+    assert changes.archived == ["matheo.le-gall"] and not home.exists()
+    archived = tmp_path / "archives" / "matheo.le-gall@2027-09-01"
+    staff = d.groups()["personnels"].gid
+    assert (archived / "expose.txt").read_text() == "les volcans"  # nothing deleted
+    st = (archived / "expose.txt").stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, staff, 0o640)
+    assert (tmp_path / "archives").stat().st_mode & 0o777 == 0o750
+    # a rerun changes nothing
+    again = tool.Changes()
+    tool.ad_rollover(leave, d, uids, again, dry=False, today=date(2027, 9, 2))
+    assert not again.changed
+    # he comes back the year after: his files are his again
+    back, _ = _rollover_plan(tmp_path, "roster.csv", left_state)
+    changes = tool.Changes()
+    uids = tool.apply_ad(back, d, changes, dry=False)
+    tool.ad_rollover(back, d, uids, changes, dry=False, today=date(2028, 6, 1))
+    assert changes.restored == ["matheo.le-gall"]
+    st = (home / "expose.txt").stat()
+    assert (st.st_uid, st.st_mode & 0o777) == (uids["matheo.le-gall"], 0o600)
+
+
+@needs_root
+def test_rollover_deletes_archives_and_accounts_after_the_retention_only(tmp_path):
+    from datetime import date
+
+    plan, state = _rollover_plan(tmp_path, "roster.csv")
+    d = FakeDirectory()
+    uids = tool.apply_ad(plan, d, tool.Changes(), dry=False)
+    tool.ad_folders(plan, d, uids, tool.Changes(), dry=False)
+    leave, _ = _rollover_plan(tmp_path, "roster-next-year.csv", state)
+    uids = tool.apply_ad(leave, d, tool.Changes(), dry=False)
+    tool.ad_rollover(leave, d, uids, tool.Changes(), dry=False, today=date(2027, 9, 1))
+    within = tool.Changes()
+    tool.ad_rollover(leave, d, uids, within, dry=False, today=date(2028, 8, 31))
+    assert not within.deleted and "matheo.le-gall" in d.users()
+    dry = tool.Changes()
+    tool.ad_rollover(leave, d, uids, dry, dry=True, today=date(2028, 9, 2))
+    assert dry.deleted == ["matheo.le-gall"] and "matheo.le-gall" in d.users()
+    after = tool.Changes()
+    tool.ad_rollover(leave, d, uids, after, dry=False, today=date(2028, 9, 2))
+    assert after.deleted == ["matheo.le-gall"]
+    assert "matheo.le-gall" not in d.users()
+    assert list((tmp_path / "archives").glob("matheo*")) == []
