@@ -7,7 +7,9 @@ over LDAP with GSSAPI and opens its home over SMB with that ticket.
 
 from __future__ import annotations
 
+import os
 import shlex
+from pathlib import Path
 
 import pytest
 import testinfra
@@ -104,7 +106,7 @@ def test_smb_with_a_ticket_reaches_the_home_and_not_another(pc, passwords):
         pc,
         ZOE,
         f"sh -c 'echo exposé > /tmp/e.txt && smbclient //{DC}/{ZOE} --use-kerberos=required "
-        "-c \"put /tmp/e.txt expose.txt; ls\"'",
+        '-c "put /tmp/e.txt expose.txt; ls"\'',
     )
     assert put.rc == 0, put.stdout + put.stderr
     assert "expose.txt" in put.stdout
@@ -171,3 +173,51 @@ def test_password_file_is_root_only(host, passwords):
     f = host.file("/root/preau/initial-passwords.csv")
     assert (f.user, f.group, f.mode) == ("root", "root", 0o600)
     assert {ZOE, MATHEO} <= set(passwords)
+
+
+# --- a Linux client joins the domain (winbind, RFC 2307 ids): kept last, it reconfigures the PC ---
+
+
+def test_a_linux_client_joins_and_sees_rfc2307_accounts(host, pc):
+    # the DC does not keep the Administrator password: read it where the scenario keeps it
+    secrets = Path(os.environ.get("PREAU_AD_SECRETS") or Path.home() / ".cache/preau/ad")
+    admin = (secrets / "admin-password").read_text().strip() + "Aa1-"  # as molecule.yml makes it
+    password = Passwords({"Administrator": admin})
+    member = (
+        "[global]\n"
+        "   security = ads\n"
+        f"   realm = {REALM}\n"
+        "   workgroup = CLG0290001X\n"
+        "   netbios name = AD-PC1\n"
+        "   kerberos method = secrets and keytab\n"
+        "   winbind use default domain = yes\n"
+        # the ids are the directory's RFC 2307 ones, not a local mapping
+        "   idmap config * : backend = tdb\n"
+        "   idmap config * : range = 3000-7999\n"
+        "   idmap config CLG0290001X : backend = ad\n"
+        "   idmap config CLG0290001X : schema_mode = rfc2307\n"
+        "   idmap config CLG0290001X : range = 10000-999999\n"
+        "   idmap config CLG0290001X : unix_nss_info = yes\n"
+    )
+    pc.run_expect([0], f"printf %s {shlex.quote(member)} > /etc/samba/smb.conf")
+    # the Administrator's password through the environment (PASSWD), not the command line
+    join = pc.run(f"PASSWD={shlex.quote(password['Administrator'])} net ads join -U Administrator")
+    assert join.rc == 0, join.stdout + join.stderr
+    # the machine account exists in AD
+    listed = host.run_expect([0], "samba-tool computer list").stdout
+    assert "AD-PC1$" in listed
+    # its keytab gets it a ticket
+    pc.run_expect([0], "net ads keytab create -P")
+    kt = pc.run("KRB5CCNAME=/tmp/cc-host kinit -k 'AD-PC1$'")
+    assert kt.rc == 0, kt.stderr
+    # accounts resolve with the directory's ids
+    pc.run_expect([0], "sed -i -E 's/^(passwd|group):.*/\\1: files winbind/' /etc/nsswitch.conf")
+    pc.run_expect([0], "systemctl restart winbind")
+    zoe = host.run_expect(
+        [0],
+        f"ldbsearch -H /var/lib/samba/private/sam.ldb '(sAMAccountName={ZOE})' uidNumber",
+    ).stdout
+    uid = next(line.split()[1] for line in zoe.splitlines() if line.startswith("uidNumber:"))
+    entry = pc.run_expect([0], f"getent passwd {ZOE}").stdout.strip().split(":")
+    assert entry[2] == uid
+    assert entry[5] == f"/home/{ZOE}" and entry[6] == "/bin/bash"
