@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from preau.model import College, Departement, Device, Site, services
+from preau.model.domain import DC_PORTS, college_domain
 from preau.model.facts import device_address, gateway, server_address
 
 
@@ -56,6 +57,12 @@ def _site_vars(dep: Departement, site: Site) -> dict[str, Any]:
             "class_prefix": services.CLASS_GROUP_PREFIX,
             "team_prefix": services.TEAM_GROUP_PREFIX,
         }
+        domain = college_domain(dep, site)
+        if domain is not None:
+            # the collège's AD domain (roles/file_server provisions it when file_server_domain=ad)
+            out["preau_ad"] = domain.to_dict() | {
+                "dc_ports": [{"proto": p, "port": n, "what": w} for p, n, w in DC_PORTS]
+            }
     if site.circuit:
         out["preau_circuit"] = {
             "cid": site.circuit.cid,

@@ -34,6 +34,8 @@ from preau.errors import Problem, ValidationFailed
 from preau.model.services import CLASS_GROUP_PREFIX, PROFILE_GROUPS, TEAM_GROUP_PREFIX
 
 LOGIN_MAX = 20
+# An AD group's name is its cn, at most 64 characters: "classe-<slug>" must fit.
+GROUP_MAX = 64
 PROFILES = ("eleve", "enseignant", "personnel")
 COLUMNS = ("classe", "nom", "prenom", "date de naissance", "profil")
 # Letters NFKD does not decompose into ASCII.
@@ -152,7 +154,8 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "accounts": [
-                {k: v for k, v in a.state().items() if k != "enabled"} | {"line": a.line}
+                {k: v for k, v in a.state().items() if k != "enabled"}
+                | {"line": a.line, "key": a.key}
                 for a in self.accounts
             ],
             "classes": [{"slug": s, "name": n} for s, n in sorted(self.classes.items())],
@@ -242,6 +245,16 @@ def parse(text: str, source: str = "roster") -> list[RosterEntry]:
         if bad_classes:
             line_problems.append(
                 Problem(where, "classe", f"{bad_classes[0]!r} has no letter or digit")
+            )
+        long_classes = [c for c in classes if len(class_group(c)) > GROUP_MAX]
+        if long_classes:
+            line_problems.append(
+                Problem(
+                    where,
+                    "classe",
+                    f"{long_classes[0]!r} makes the group {class_group(long_classes[0])!r}, "
+                    f"longer than the {GROUP_MAX} characters a directory group name may have",
+                )
             )
         if profile == "eleve" and not classes:
             line_problems.append(Problem(where, "classe", "missing: a pupil belongs to one class"))

@@ -66,6 +66,7 @@ def show(
     """One collège: uplink, VLANs with gateways and DHCP pools, devices by role."""
     from rich.table import Table
 
+    from preau.model.domain import college_domain
     from preau.model.facts import dhcp_scopes
     from preau.output import console, print_json
     from preau.sot import files, open_source
@@ -74,10 +75,18 @@ def show(
     c = dep.college(college)
     if c is None:
         raise BadInput(f"no collège {college!r} (try `preau college list`)")
+    domain = college_domain(dep, c)
     if json:
-        print_json(files.site_dict(c))
+        # the site as stored, plus what the model derives from it (not stored anywhere)
+        print_json(files.site_dict(c) | {"domain": domain.to_dict() if domain else None})
         return
     console.print(f"[bold]{c.name}[/] — UAI {c.uai}, {c.commune}, {c.pupils} élèves")
+    if domain:
+        console.print(
+            f"AD domain {domain.realm} (NetBIOS {domain.netbios_domain}), DNS zone "
+            f"{domain.dns_zone}, DC {domain.dc_fqdn} ({domain.dc_netbios_name}, "
+            f"{domain.dc_address or 'no address'})"
+        )
     if c.circuit:
         console.print(
             f"uplink {c.circuit.provider} {c.circuit.cid}: {c.circuit.commit_rate_mbps} Mbit/s, "
