@@ -40,6 +40,12 @@ def time_once(argv: list[str]) -> tuple[float, float]:
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
+def python_used() -> str:
+    """This interpreter as typed from the repo root: the repo's venv, or another checkout's."""
+    exe = Path(sys.executable)
+    return str(exe.relative_to(REPO)) if exe.is_relative_to(REPO) else str(exe)
+
+
 def measured_checkout(python: str) -> str:
     """The commit of the checkout whose preau this venv runs (editable install)."""
     code = "import preau, pathlib; print(pathlib.Path(preau.__file__).parent)"
@@ -76,7 +82,7 @@ def main() -> None:
     wall = [w for w, _ in runs]
     cpu = [c for _, c in runs]
     result = {
-        "command": f".venv/bin/python bench/cli/run.py --label {args.label} --repeat {args.repeat}",
+        "command": f"{python_used()} bench/cli/run.py --label {args.label} --repeat {args.repeat}",
         "measured": "wall time of `.venv/bin/preau --help` (a fresh process each run)",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": measured_checkout(str(venv_bin / "python")),
