@@ -11,7 +11,6 @@ from rich.table import Table
 from preau.sot import ChangeReport
 
 console = Console()
-err_console = Console(stderr=True)
 
 
 def print_json(data: Any) -> None:
