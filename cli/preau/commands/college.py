@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
 from preau.errors import BadInput
-from preau.model import College
-from preau.model.facts import dhcp_scopes
-from preau.output import console, print_json, print_report
-from preau.sot import files, open_source
-from preau.sot.layout import CollegeSpec
+
+if TYPE_CHECKING:
+    from preau.model import College
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -36,6 +33,11 @@ def _summary(c: College) -> dict[str, Any]:
 @app.command("list")
 def list_(source: Source = None, path: InventoryPath = None, json: Json = False) -> None:
     """The collèges of the département."""
+    from rich.table import Table
+
+    from preau.output import console, print_json
+    from preau.sot import open_source
+
     src = open_source(source, path)
     dep = src.read()
     rows = [_summary(c) for c in dep.colleges]
@@ -61,6 +63,12 @@ def show(
     json: Json = False,
 ) -> None:
     """One collège: uplink, VLANs with gateways and DHCP pools, devices by role."""
+    from rich.table import Table
+
+    from preau.model.facts import dhcp_scopes
+    from preau.output import console, print_json
+    from preau.sot import files, open_source
+
     dep = open_source(source, path).read()
     c = dep.college(college)
     if c is None:
@@ -110,6 +118,8 @@ def diagram(
 ) -> None:
     """Draw the collège's topology: uplink, router, one box per VLAN with its hosts."""
     from preau.diagram import render_png, site_dot
+    from preau.output import console
+    from preau.sot import open_source
 
     dep = open_source(source, path).read()
     c = dep.college(college)
@@ -140,6 +150,9 @@ def add(
 ) -> None:
     """Onboard a collège in one command: prefixes, VLANs, THD Seine circuit, devices, IPs."""
     from preau.model.uai import uai_problem
+    from preau.output import console, print_json, print_report
+    from preau.sot import open_source
+    from preau.sot.layout import CollegeSpec
 
     uai = uai.upper()
     why = uai_problem(uai)
@@ -149,7 +162,7 @@ def add(
         slug=slug or f"clg-{uai.lower()}", uai=uai, name=name, commune=commune, pupils=pupils,
         classrooms=classrooms, pcs=pcs, printers=printers, displays=displays, commit_rate_mbps=rate,
     )  # fmt: skip
-    src = open_source(source, path)
+    src = open_source(source, path, changes=True)
     college, report = src.add_college(spec, dry_run=dry_run)
     if json:
         print_json({"college": _summary(college), "report": report.as_dict()})

@@ -28,6 +28,7 @@ from typing import Any
 
 from pyinfra.facts.server import Command
 
+from preau.deploys import CONFIRM_TIMEOUT
 from preau.deploys.net import (
     DISARM,
     ROLLBACK_NOW,
@@ -49,7 +50,6 @@ from preau.render.ifnames import check_ifname
 
 __all__ = ["Target", "router_of", "target"]
 
-CONFIRM_TIMEOUT = 30.0
 # The router's own timer fires this long after the confirm deadline: time for the push itself
 # and for preau to cancel it once healthy. Past it, the router restores without preau.
 ROLLBACK_GRACE = 30
