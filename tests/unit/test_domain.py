@@ -46,9 +46,9 @@ def test_domain_facts_follow_the_college_and_the_suffix(dep):
 
 def test_a_bad_suffix_is_one_problem_on_the_departement(dep):
     bad = replace(dep, services=replace(dep.services, domain="enc_test"))
-    found = [p for p in problems(bad) if "AD realm" in p.message]
+    found = [p for p in problems(bad) if p.field == "domain"]
     assert [(p.obj, p.field) for p in found] == [("departement.services", "domain")]
-    assert "'enc_test'" in found[0].message and "ad.<slug>.enc_test" in found[0].message
+    assert "'enc_test'" in found[0].message
     with pytest.raises(ValidationFailed, match="departement.services: domain: AD realms"):
         college_domain(bad, bad.colleges[0])
 

@@ -42,8 +42,8 @@ def test_malformed_fields_are_all_reported(dep, tmp_path):
     with pytest.raises(ValidationFailed) as info:
         files.load(tmp_path)
     fields = {(p.obj, p.field) for p in info.value.problems}
-    assert (f"site {dep.colleges[0].slug}", "pupils") in fields
-    assert (f"site {dep.colleges[0].slug}", "container") in fields
+    assert (f"college {dep.colleges[0].slug}", "pupils") in fields
+    assert (f"college {dep.colleges[0].slug}", "container") in fields
 
 
 def test_not_an_inventory(tmp_path):

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
 from preau.errors import BadInput
-from preau.model import College
-from preau.model.domain import college_domain
-from preau.model.facts import dhcp_scopes
-from preau.output import console, print_json, print_report
-from preau.sot import files, open_source
-from preau.sot.layout import CollegeSpec
+
+if TYPE_CHECKING:
+    from preau.model import College
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -37,6 +34,11 @@ def _summary(c: College) -> dict[str, Any]:
 @app.command("list")
 def list_(source: Source = None, path: InventoryPath = None, json: Json = False) -> None:
     """The collèges of the département."""
+    from rich.table import Table
+
+    from preau.output import console, print_json
+    from preau.sot import open_source
+
     src = open_source(source, path)
     dep = src.read()
     rows = [_summary(c) for c in dep.colleges]
@@ -62,6 +64,13 @@ def show(
     json: Json = False,
 ) -> None:
     """One collège: uplink, VLANs with gateways and DHCP pools, devices by role."""
+    from rich.table import Table
+
+    from preau.model.domain import college_domain
+    from preau.model.facts import dhcp_scopes
+    from preau.output import console, print_json
+    from preau.sot import files, open_source
+
     dep = open_source(source, path).read()
     c = dep.college(college)
     if c is None:
@@ -119,6 +128,8 @@ def diagram(
 ) -> None:
     """Draw the collège's topology: uplink, router, one box per VLAN with its hosts."""
     from preau.diagram import render_png, site_dot
+    from preau.output import console
+    from preau.sot import open_source
 
     dep = open_source(source, path).read()
     c = dep.college(college)
@@ -135,35 +146,73 @@ def add(
     uai: Annotated[str, typer.Option(help="UAI code: 7 digits and the check letter.")],
     name: Annotated[str, typer.Option(help="The collège's name.")],
     pupils: Annotated[int, typer.Option(min=0, help="Number of pupils.")],
-    commune: Annotated[str, typer.Option(help="Commune.")] = "",
+    commune: Annotated[str | None, typer.Option(help="Commune.  [default: none]")] = None,
     slug: Annotated[str | None, typer.Option(help="Site slug (default: clg-<uai>).")] = None,
-    pcs: Annotated[int, typer.Option(min=0, max=120, help="PCs to provision.")] = 45,
-    printers: Annotated[int, typer.Option(min=0, max=14, help="Network printers.")] = 4,
-    displays: Annotated[int, typer.Option(min=0, max=14, help="Whiteboards/projectors.")] = 5,
-    classrooms: Annotated[int, typer.Option(min=1, max=60, help="Classrooms.")] = 12,
-    rate: Annotated[int, typer.Option(help="Uplink commit rate, Mbit/s.")] = 100,
+    pcs: Annotated[
+        int | None, typer.Option(min=0, max=120, help="PCs to provision.  [default: 45]")
+    ] = None,
+    printers: Annotated[
+        int | None, typer.Option(min=0, max=14, help="Network printers.  [default: 4]")
+    ] = None,
+    displays: Annotated[
+        int | None, typer.Option(min=0, max=14, help="Whiteboards/projectors.  [default: 5]")
+    ] = None,
+    classrooms: Annotated[
+        int | None, typer.Option(min=1, max=60, help="Classrooms.  [default: 12]")
+    ] = None,
+    rate: Annotated[
+        int | None, typer.Option(min=1, help="Uplink commit rate, Mbit/s.  [default: 100]")
+    ] = None,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="If the collège exists with another name, commune, pupils or rate: change them.",
+        ),
+    ] = False,
     source: Source = None,
     path: InventoryPath = None,
     dry_run: DryRun = False,
     json: Json = False,
 ) -> None:
-    """Onboard a collège in one command: prefixes, VLANs, THD Seine circuit, devices, IPs."""
+    """Onboard a collège in one command: prefixes, VLANs, THD Seine circuit, devices, IPs.
+
+    Again for a collège already onboarded: nothing changes if the details are the same; an
+    error naming what differs otherwise, unless --update.
+    """
+    from preau.model.rules import name_problem, slug_problem
     from preau.model.uai import uai_problem
+    from preau.output import console, print_json, print_report
+    from preau.sot import open_source
+    from preau.sot.layout import CollegeSpec
 
     uai = uai.upper()
+    slug = slug or f"clg-{uai.lower()}"
     why = uai_problem(uai)
     if why:
-        raise BadInput(f"college {slug or uai}: uai: {why}")
-    spec = CollegeSpec(
-        slug=slug or f"clg-{uai.lower()}", uai=uai, name=name, commune=commune, pupils=pupils,
-        classrooms=classrooms, pcs=pcs, printers=printers, displays=displays, commit_rate_mbps=rate,
-    )  # fmt: skip
-    src = open_source(source, path)
-    college, report = src.add_college(spec, dry_run=dry_run)
+        raise BadInput(f"college {slug}: uai: {why}")
+    why = slug_problem(slug)
+    if why:
+        raise BadInput(f"college {slug}: --slug: {why}")
+    for option, value in (("name", name), ("commune", commune)):
+        why = name_problem(value) if value is not None and (option == "name" or value) else None
+        if why:
+            raise BadInput(f"college {slug}: --{option}: {why}")
+    stated: dict[str, Any] = {
+        "commune": commune, "pcs": pcs, "printers": printers, "displays": displays,
+        "classrooms": classrooms, "commit_rate_mbps": rate,
+    }  # fmt: skip
+    given = frozenset({"name", "pupils"} | {k for k, v in stated.items() if v is not None})
+    defaults = CollegeSpec(slug=slug, uai=uai, name=name, commune="", pupils=pupils)
+    spec = replace(defaults, given=given, **{k: v for k, v in stated.items() if v is not None})
+    src = open_source(source, path, changes=True)
+    college, report = src.add_college(spec, dry_run=dry_run, update=update)
     if json:
         print_json({"college": _summary(college), "report": report.as_dict()})
         return
     print_report(report, f"onboard {college.slug} ({src.name})")
+    if not report.changed:
+        console.print(f"{college.slug}: already onboarded with these details")
     uplink = college.circuit.uplink if college.circuit else "-"
     console.print(
         f"{college.slug}: {college.container}, uplink {uplink}, {len(college.devices)} devices"

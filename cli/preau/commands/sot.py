@@ -8,22 +8,34 @@ from typing import Annotated
 import typer
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
-from preau.errors import ValidationFailed
-from preau.output import console, print_json, print_report
-from preau.sot import default_inventory, files, open_source
-from preau.sot.generate import generate as generate_departement
-from preau.sot.validate import problems
+from preau.errors import Problem, ValidationFailed
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def _problem_dict(p: Problem) -> dict[str, object]:
+    return {"file": p.file, "line": p.line, "object": p.obj, "field": p.field, "message": p.message}
 
 
 @app.command()
 def validate(source: Source = None, path: InventoryPath = None, json: Json = False) -> None:
     """Check the whole département; list every problem with its object and field."""
-    dep = open_source(source, path).read()
+    from preau.output import console, print_json
+    from preau.sot import open_source
+    from preau.sot.validate import problems
+
+    src = open_source(source, path)
+    try:
+        # every source checks its schema and the model's rules as it reads
+        dep = src.read()
+    except ValidationFailed as exc:
+        found = exc.problems
+        if json:
+            print_json([_problem_dict(p) for p in found])
+        raise
     found = problems(dep)
     if json:
-        print_json([{"object": p.obj, "field": p.field, "message": p.message} for p in found])
+        print_json([_problem_dict(p) for p in found])
     elif not found:
         sites = len(dep.sites)
         devices = sum(1 for _ in dep.all_devices())
@@ -44,6 +56,8 @@ def push(
     json: Json = False,
 ) -> None:
     """Files -> NetBox: make NetBox hold the file source of truth (idempotent, bulk)."""
+    from preau.output import print_json, print_report
+    from preau.sot import default_inventory, open_source
     from preau.sot.filesource import FileSource
 
     dep = FileSource(path or default_inventory()).read()
@@ -66,6 +80,8 @@ def export(
     json: Json = False,
 ) -> None:
     """NetBox -> files: write the département as the embedded file layout (round-trips)."""
+    from preau.output import print_json, print_report
+    from preau.sot import open_source
     from preau.sot.filesource import FileSource
 
     dep = open_source("netbox").read()
@@ -84,6 +100,10 @@ def generate(
     pcs: Annotated[int, typer.Option(help="PCs per collège.")] = 45,
 ) -> None:
     """A synthetic département (about 60 devices per collège) for benchmarks and scale tests."""
+    from preau.output import console
+    from preau.sot import files
+    from preau.sot.generate import generate as generate_departement
+
     dep = generate_departement(colleges, seed=seed, pcs=pcs)
     written = files.dump(dep, out)
     devices = sum(1 for _ in dep.all_devices())

@@ -443,7 +443,13 @@ def plan(
     core_routes = []
     for site in sites:
         assert site.circuit is not None
-        core_nics.append(Nic(core_ifname(site), IPNetwork(f"{site.circuit.core_address}/31"), None))
+        core_nics.append(
+            Nic(
+                core_ifname(site),
+                IPNetwork(f"{site.circuit.core_address}/{site.circuit.uplink.prefixlen}"),
+                None,
+            )
+        )
         core_routes.append(Route(str(site.container), site.circuit.site_address))
     if egress and instance():
         raise BadInput("--egress: only the default lab instance (PREAU_LAB_INSTANCE unset)")

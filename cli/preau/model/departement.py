@@ -71,6 +71,9 @@ class Services:
     dns: tuple[IPAddress, ...]
     ntp: tuple[IPAddress, ...]
     proxy: str | None = None
+    # Resolvers outside the département (the provider's, the académie's): the département's own
+    # resolvers forward every name they are not authoritative for to these.
+    upstream_dns: tuple[IPAddress, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +92,19 @@ class Circuit:
     cid: str
     provider: str
     commit_rate_mbps: int
-    # The point-to-point prefix of the uplink: first address on the core, second on the site.
+    # The point-to-point prefix of the uplink: the first usable host on the core, the next one
+    # on the site. Both addresses of a /31 are hosts (RFC 3021); in a /30 or larger the first
+    # address is the network's, so the core takes first + 1 and the site first + 2.
     uplink: IPNetwork
 
     @property
     def core_address(self) -> IPAddress:
-        return IPAddress(self.uplink.first)
+        first = self.uplink.first
+        return IPAddress(first if self.uplink.prefixlen >= 31 else first + 1)
 
     @property
     def site_address(self) -> IPAddress:
-        return IPAddress(self.uplink.first + 1)
+        return IPAddress(int(self.core_address) + 1)
 
 
 @dataclass(frozen=True, slots=True)

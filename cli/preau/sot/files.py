@@ -1,20 +1,20 @@
 """The embedded source of truth: a folder of YAML files with the same model as NetBox.
 
 Layout: `departement.yml` (defaults, supernets, VLAN plan) and `sites/<slug>.yml`, one per
-collège or data centre. `load` reads it into the model, reporting every malformed field at
-once; `dump` writes a model back in the same layout, so NetBox -> files -> NetBox round-trips.
+collège or data centre. `load` reads it into the model against the schema (preau.sot.schema),
+reporting every unknown key and malformed field at once, with its file and line; `dump`
+writes a model back in the same layout, so NetBox -> files -> NetBox round-trips.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
-from netaddr import AddrFormatError, IPAddress, IPNetwork
 
-from preau.errors import BadInput, Problem, ValidationFailed
+from preau.errors import Problem, ValidationFailed
 from preau.model import (
     Circuit,
     College,
@@ -28,213 +28,219 @@ from preau.model import (
     Supernets,
     VlanPlanEntry,
 )
-
-T = TypeVar("T")
-_MISSING = object()
+from preau.sot import schema
 
 
-class _Reader:
-    """Reads fields from parsed YAML, collecting one Problem per bad field instead of failing."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def get(
-        self,
-        data: dict[str, Any],
-        key: str,
-        obj: str,
-        conv: Callable[[Any], T],
-        default: Any = _MISSING,
-    ) -> T:
-        raw = data.get(key, _MISSING) if isinstance(data, dict) else _MISSING
-        if raw is _MISSING or raw is None:
-            if default is not _MISSING:
-                return default
-            self.problems.append(Problem(obj, key, "is missing"))
-            return None  # type: ignore[return-value]
-        try:
-            return conv(raw)
-        except (AddrFormatError, ValueError, TypeError) as exc:
-            self.problems.append(Problem(obj, key, f"{raw!r} is not valid ({exc})"))
-            return None  # type: ignore[return-value]
+def _display(path: Path) -> str:
+    """How a problem names a file: as the user would type it from where they are."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
-def _net(raw: Any) -> IPNetwork:
-    if not isinstance(raw, str) or "/" not in raw:
-        raise ValueError("expected an address with a prefix length, like 198.18.0.0/24")
-    return IPNetwork(raw)
-
-
-def _prefix(raw: Any) -> IPNetwork:
-    net = _net(raw)
-    if net.ip != net.network:
-        raise ValueError(f"host bits set, the prefix is {net.cidr}")
-    return net
-
-
-def _ip(raw: Any) -> IPAddress:
-    return IPAddress(str(raw))
-
-
-def _str(raw: Any) -> str:
-    if not isinstance(raw, str | int):
-        raise ValueError("expected text")
-    return str(raw)
-
-
-def _int(raw: Any) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        raise ValueError("expected a whole number")
-    return raw
-
-
-def _strs(raw: Any) -> tuple[str, ...]:
-    if not isinstance(raw, list):
-        raise ValueError("expected a list")
-    return tuple(_str(x) for x in raw)
-
-
-def _ips(raw: Any) -> tuple[IPAddress, ...]:
-    if not isinstance(raw, list):
-        raise ValueError("expected a list")
-    return tuple(_ip(x) for x in raw)
-
-
-def _read_departement(r: _Reader, data: dict[str, Any]) -> dict[str, Any]:
+def read_departement(r: schema.Reader, data: schema.Node) -> dict[str, Any]:
+    """departement.yml (or NetBox's config context, same keys) as the model's fields."""
     obj = "departement"
-    sn = data.get("supernets") or {}
-    sv = data.get("services") or {}
-    rt = data.get("routing") or {}
+    top = r.read(data, obj, schema.DEPARTEMENT, (obj, "file"), 1)
+
+    def sub(key: str, shape: schema.Shape) -> dict[str, Any]:
+        if top[key] is None:  # missing: said once, for the key
+            return {k: f.default for k, f in shape.fields.items()}
+        return r.read(top[key], f"{obj}.{key}", shape, (obj, key), data.lines.get(key, 1))
+
+    sn = sub("supernets", schema.SUPERNETS)
+    sv = sub("services", schema.SERVICES)
+    rt = sub("routing", schema.ROUTING)
     plan = []
-    for i, entry in enumerate(data.get("vlan_plan") or []):
-        o = f"vlan_plan[{i}]"
-        plan.append(
-            VlanPlanEntry(
-                role=r.get(entry, "role", o, _str),
-                vid=r.get(entry, "vid", o, _int),
-                name=r.get(entry, "name", o, _str),
-                prefix_length=r.get(entry, "prefix_length", o, _int),
-            )
+    entries = r.items(top["vlan_plan"], obj, "vlan_plan", data.lines.get("vlan_plan"))
+    for i, entry in enumerate(entries):
+        role = entry.get("role") if isinstance(entry, dict) else None
+        o = f"vlan_plan {role}" if isinstance(role, str) and role else f"vlan_plan entry {i + 1}"
+        e = r.read(
+            entry,
+            o,
+            schema.VLAN_PLAN_ENTRY,
+            (obj, f"vlan_plan[{i + 1}]"),
+            data.lines.get("vlan_plan"),
         )
-    if not plan:
-        r.problems.append(Problem(obj, "vlan_plan", "is missing or empty"))
+        plan.append(VlanPlanEntry(**e))
+    if isinstance(top["vlan_plan"], list) and not plan:
+        r.problem(obj, "vlan_plan", "is empty", data.lines.get("vlan_plan"))
     return dict(
-        slug=r.get(data, "slug", obj, _str),
-        name=r.get(data, "name", obj, _str),
-        supernets=Supernets(
-            colleges=r.get(sn, "colleges", f"{obj}.supernets", _prefix),
-            datacentre=r.get(sn, "datacentre", f"{obj}.supernets", _prefix),
-            uplinks=r.get(sn, "uplinks", f"{obj}.supernets", _prefix),
-        ),
-        services=Services(
-            domain=r.get(sv, "domain", f"{obj}.services", _str),
-            dns=r.get(sv, "dns", f"{obj}.services", _ips, ()),
-            ntp=r.get(sv, "ntp", f"{obj}.services", _ips, ()),
-            proxy=r.get(sv, "proxy", f"{obj}.services", _str, None),
-        ),
-        routing=Routing(
-            protocol=r.get(rt, "protocol", f"{obj}.routing", _str, "bgp"),  # type: ignore[arg-type]
-            core_asn=r.get(rt, "core_asn", f"{obj}.routing", _int),
-            core_name=r.get(rt, "core_name", f"{obj}.routing", _str, "THD Seine core"),
-        ),
+        slug=top["slug"],
+        name=top["name"],
+        supernets=Supernets(**sn),
+        services=Services(**sv),
+        routing=Routing(**rt),
         vlan_plan=tuple(plan),
-        college_prefix_length=r.get(data, "college_prefix_length", obj, _int, 22),
+        college_prefix_length=top["college_prefix_length"],
     )
 
 
-def _read_device(r: _Reader, data: dict[str, Any], site: str) -> Device:
-    name = r.get(data, "name", f"{site}: device", _str)
-    obj = f"device {name}"
+def _label(data: Any, key: str, fallback: str) -> str:
+    """An object's name for messages: its name key if it is usable text, else a position."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value.strip() else fallback
+
+
+def _read_device(r: schema.Reader, data: Any, site: str, index: int, line: int | None) -> Device:
+    obj = f"device {_label(data, 'name', f'#{index + 1} of {site}')}"
+    d = r.read(data, obj, schema.DEVICE, (site, f"devices[{index + 1}]"), line)
+    here = data.line if isinstance(data, schema.Node) else line
+    raw_itfs = data.get("interfaces") if isinstance(data, dict) else None
+    at = data.lines.get("interfaces", here) if isinstance(data, schema.Node) else here
     itfs = []
-    for i, itf in enumerate(data.get("interfaces") or []):
-        io = f"{obj} interface {itf.get('name', i) if isinstance(itf, dict) else i}"
-        itfs.append(
-            Interface(
-                name=r.get(itf, "name", io, _str),
-                vlan=r.get(itf, "vlan", io, _str, None),
-                address=r.get(itf, "address", io, _net, None),
-                mac=r.get(itf, "mac", io, _str, None),
-                parent=r.get(itf, "parent", io, _str, None),
-                mgmt_only=bool(itf.get("mgmt_only", False)) if isinstance(itf, dict) else False,
-            )
-        )
-    return Device(
-        name=name,
-        role=r.get(data, "role", obj, _str),
-        platform=r.get(data, "platform", obj, _str, None),
-        room=r.get(data, "room", obj, _str, None),
-        interfaces=tuple(itfs),
-    )
+    for i, itf in enumerate(r.items(raw_itfs, obj, "interfaces", at)):
+        io = f"{obj} interface {_label(itf, 'name', f'#{i + 1}')}"
+        where = (obj, f"interfaces[{i + 1}]")
+        itfs.append(Interface(**r.read(itf, io, schema.INTERFACE, where, at)))
+    d["interfaces"] = tuple(itfs)
+    return Device(**d)
 
 
-def _read_site(r: _Reader, data: dict[str, Any], origin: str) -> Site:
-    slug = r.get(data, "slug", origin, _str)
-    obj = f"site {slug}"
+def _read_site(r: schema.Reader, data: schema.Node, stem: str) -> Site:
     kind = data.get("kind", "college")
-    circuit = None
-    c = data.get("circuit")
-    if c:
-        co = f"{obj} circuit"
-        circuit = Circuit(
-            cid=r.get(c, "cid", co, _str),
-            provider=r.get(c, "provider", co, _str, "THD Seine"),
-            commit_rate_mbps=r.get(c, "commit_rate_mbps", co, _int),
-            uplink=r.get(c, "uplink", co, _prefix),
+    shape = schema.DATACENTRE if kind == "datacentre" else schema.COLLEGE
+    slug = _label(data, "slug", stem)
+    obj = f"{'datacentre' if kind == 'datacentre' else 'college'} {slug}"
+    s = r.read(data, obj, shape, (obj, "file"), 1)
+    if s["slug"] is not None and s["slug"] != stem:
+        r.problem(
+            obj,
+            "slug",
+            f"is {s['slug']!r} but the file is {stem}.yml: a site's file is sites/<slug>.yml",
+            data.lines.get("slug"),
         )
-    prefixes = {
-        str(role): r.get({"p": p}, "p", f"{obj} prefixes", _prefix)
-        for role, p in (data.get("prefixes") or {}).items()
-    }
+    circuit = None
+    if s["circuit"] is not None:
+        c = r.read(
+            s["circuit"],
+            f"{obj} circuit",
+            schema.CIRCUIT,
+            (obj, "circuit"),
+            data.lines.get("circuit"),
+        )
+        circuit = Circuit(**c)
+    prefixes: dict[str, Any] = {}
+    at = data.lines.get("prefixes")
+    raw = r.mapping(s["prefixes"], obj, "prefixes", at)
+    for role, p in raw.items():
+        if not isinstance(role, str):
+            r.problem(obj, f"prefixes.{role}", "a VLAN role is text", raw.lines.get(role, at))
+            continue
+        value = r.value(p, schema.prefix, obj, f"prefixes.{role}", raw.lines.get(role, at))
+        if value is not None:
+            prefixes[role] = value
+    devices = r.items(s["devices"], obj, "devices", data.lines.get("devices"))
     common: dict[str, Any] = dict(
-        slug=slug,
-        name=r.get(data, "name", obj, _str),
-        commune=r.get(data, "commune", obj, _str, ""),
-        asn=r.get(data, "asn", obj, _int),
+        slug=s["slug"],
+        name=s["name"],
+        commune=s["commune"],
+        asn=s["asn"],
         circuit=circuit,
-        container=r.get(data, "container", obj, _prefix),
+        container=s["container"],
         prefixes=prefixes,
-        devices=tuple(_read_device(r, d, obj) for d in data.get("devices") or []),
+        devices=tuple(
+            _read_device(
+                r, d, obj, i, d.line if isinstance(d, schema.Node) else data.lines.get("devices")
+            )
+            for i, d in enumerate(devices)
+        ),
     )
     if kind == "datacentre":
         return Datacentre(**common)
-    if kind != "college":
-        r.problems.append(Problem(obj, "kind", f"{kind!r} is neither college nor datacentre"))
-    return College(
-        uai=r.get(data, "uai", obj, _str),
-        pupils=r.get(data, "pupils", obj, _int, 0),
-        rooms=r.get(data, "rooms", obj, _strs, ()),
-        **common,
-    )
+    return College(uai=s["uai"], pupils=s["pupils"], rooms=s["rooms"], **common)
 
 
-def _yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BadInput(f"{path}: expected a mapping at the top level")
-    return data
+def site_files(root: Path) -> tuple[list[Path], list[Problem]]:
+    """The site files under root/sites, and a Problem for anything there that is not one."""
+    folder = root / "sites"
+    if not folder.is_dir():
+        return [], []
+    paths, problems = [], []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith("."):
+            continue  # editors' swap and backup files
+        if p.suffix == ".yml" and p.is_file():
+            paths.append(p)
+        else:
+            problems.append(
+                Problem(
+                    "site file",
+                    "name",
+                    "not read: a site is a file named sites/<slug>.yml",
+                    file=_display(p),
+                )
+            )
+    return paths, problems
 
 
 def load(root: Path) -> Departement:
-    """Read a file-based source of truth; every malformed field is reported at once."""
+    """Read a file-based source of truth against the schema; every bad key is reported at once.
+
+    This checks the files' shape and types; the model's rules (preau.sot.validate) come after.
+    """
     dep_file = root / "departement.yml"
     if not dep_file.is_file():
-        raise BadInput(f"{root}: no departement.yml here (is this a preau inventory folder?)")
-    r = _Reader()
-    fields = _read_departement(r, _yaml(dep_file))
-    sites = [_read_site(r, _yaml(p), str(p)) for p in sorted((root / "sites").glob("*.yml"))]
-    if r.problems:
-        raise ValidationFailed(r.problems)
+        raise ValidationFailed(
+            [
+                Problem(
+                    "departement",
+                    "file",
+                    "is missing: a preau inventory folder holds departement.yml and sites/",
+                    file=_display(dep_file),
+                )
+            ]
+        )
+    problems: list[Problem] = []
+    display = _display(dep_file)
+    data, bad = schema.load_yaml(dep_file, "departement", display)
+    problems += bad
+    fields: dict[str, Any] = {}
+    if data is not None:
+        r = schema.Reader(display)
+        fields = read_departement(r, data)
+        problems += r.problems
+    paths, bad = site_files(root)
+    problems += bad
+    sites: list[Site] = []
+    for path in paths:
+        display = _display(path)
+        data, bad = schema.load_yaml(path, "site file", display)
+        problems += bad
+        if data is None:
+            continue
+        r = schema.Reader(display, site=path.stem)
+        site = _read_site(r, data, path.stem)
+        problems += r.problems
+        sites.append(site)
+    if problems:
+        raise ValidationFailed(problems)
     dcs = [s for s in sites if isinstance(s, Datacentre)]
     if len(dcs) > 1:
         raise ValidationFailed(
-            [Problem(f"site {d.slug}", "kind", "only one data centre is supported") for d in dcs]
+            [
+                Problem(
+                    f"datacentre {d.slug}",
+                    "kind",
+                    "only one data centre is supported",
+                    d.slug,
+                    _display(root / "sites" / f"{d.slug}.yml"),
+                )
+                for d in dcs
+            ]
         )
     colleges = tuple(sorted((s for s in sites if isinstance(s, College)), key=lambda c: c.slug))
     return Departement(**fields, datacentre=dcs[0] if dcs else None, colleges=colleges)
+
+
+def locate(problem: Problem, root: Path) -> Problem:
+    """A model rule's problem with the file that holds its object."""
+    if problem.file:
+        return problem
+    path = root / "sites" / f"{problem.site}.yml" if problem.site else root / "departement.yml"
+    return replace(problem, file=_display(path))
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -301,6 +307,11 @@ def departement_dict(dep: Departement) -> dict[str, Any]:
             "dns": [str(a) for a in dep.services.dns],
             "ntp": [str(a) for a in dep.services.ntp],
             **({"proxy": dep.services.proxy} if dep.services.proxy else {}),
+            **(
+                {"upstream_dns": [str(a) for a in dep.services.upstream_dns]}
+                if dep.services.upstream_dns
+                else {}
+            ),
         },
         "routing": {
             "protocol": dep.routing.protocol,

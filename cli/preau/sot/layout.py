@@ -8,11 +8,12 @@ everything inside the container is carved here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from netaddr import IPAddress, IPNetwork
 
-from preau.errors import BadInput
+from preau.errors import BadInput, Problem, ValidationFailed
 from preau.model import Circuit, College, Datacentre, Departement, Device, Interface
 from preau.model.addressing import (
     gateway_address,
@@ -43,6 +44,9 @@ class CollegeSpec:
     displays: int = 5
     commit_rate_mbps: int = 100
     cid: str | None = None
+    # The fields the person stated (None: all). A rerun compares only these with the collège
+    # already onboarded; the others are defaults for a new one.
+    given: frozenset[str] | None = None
 
 
 def _mac(container: IPNetwork, role: str, n: int) -> str:
@@ -270,8 +274,98 @@ def already_onboarded(dep: Departement, spec: CollegeSpec) -> College | None:
     """The collège this spec names if it exists (a rerun); an error if UAI and slug disagree."""
     existing = dep.college(spec.uai) or dep.college(spec.slug)
     if existing is not None and (existing.uai, existing.slug) != (spec.uai, spec.slug):
-        raise BadInput(
-            f"college {spec.slug}: uai {spec.uai} or slug already belongs to "
-            f"{existing.slug} ({existing.uai})"
-        )
+        if existing.uai == spec.uai:
+            field, holder = "slug", f"UAI {spec.uai} already belongs to {existing.slug}"
+        else:
+            field, holder = "uai", f"slug {spec.slug} already belongs to UAI {existing.uai}"
+        raise BadInput(f"college {spec.slug}: {field}: {holder}")
     return existing
+
+
+# What `college add --update` may change on an onboarded collège, and what it may not: the
+# layout (how many PCs, printers...) was carved into addresses and devices people rely on.
+DETAILS = ("name", "commune", "pupils", "commit_rate_mbps")
+LAYOUT = ("classrooms", "pcs", "printers", "displays", "cid")
+OPTION = {"commit_rate_mbps": "rate"}
+
+
+def onboarded_details(c: College) -> dict[str, Any]:
+    """An onboarded collège described in CollegeSpec's terms."""
+    roles = [d.role for d in c.devices]
+    return {
+        "name": c.name,
+        "commune": c.commune,
+        "pupils": c.pupils,
+        "commit_rate_mbps": c.circuit.commit_rate_mbps if c.circuit else None,
+        "cid": c.circuit.cid if c.circuit else None,
+        "classrooms": sum(1 for r in c.rooms if r.startswith("s") and r[1:].isdigit()),
+        "pcs": roles.count("pc"),
+        "printers": roles.count("printer"),
+        "displays": roles.count("display"),
+    }
+
+
+def differences(existing: College, spec: CollegeSpec) -> list[tuple[str, Any, Any]]:
+    """(field, onboarded value, asked value) for each stated field that differs."""
+    have = onboarded_details(existing)
+    out = []
+    for key in (*DETAILS, *LAYOUT):
+        if spec.given is not None and key not in spec.given:
+            continue
+        want = getattr(spec, key)
+        if key == "cid" and want is None:
+            continue
+        if have[key] != want:
+            out.append((key, have[key], want))
+    return out
+
+
+class OnboardedDifferently(ValidationFailed):
+    """`college add` for a collège that exists with other details, without --update."""
+
+    def __init__(self, slug: str, problems: list[Problem], hint: str):
+        self.slug, self.problems, self.hint = slug, problems, hint
+        lines = "\n".join(f"  - {p}" for p in problems)
+        BadInput.__init__(
+            self, f"college {slug} is already onboarded with other details, nothing written:"
+            f"\n{lines}\n{hint}"
+        )  # fmt: skip
+
+
+def rerun(existing: College, spec: CollegeSpec, *, update: bool = False) -> College:
+    """What onboarding an existing collège again leaves.
+
+    The same details: the collège unchanged. Other details: an error naming each, unless
+    `update` is set, then the collège with the new name, commune, pupils or rate. A different
+    layout is always an error: it is edited in the source of truth, not re-carved.
+    """
+    diffs = differences(existing, spec)
+    if not diffs:
+        return existing
+    obj = f"college {existing.slug}"
+
+    def problem(key: str, old: Any, new: Any) -> Problem:
+        option = f"--{OPTION.get(key, key)}"
+        return Problem(
+            obj, key, f"is {old!r} in the source of truth, {option} says {new!r}", existing.slug
+        )
+
+    layout = [problem(*d) for d in diffs if d[0] in LAYOUT]
+    if layout:
+        raise OnboardedDifferently(
+            existing.slug,
+            layout,
+            "the layout of an onboarded collège is not re-carved by `college add`: edit its "
+            "site in the source of truth (devices, rooms, circuit), or leave these options out",
+        )
+    if not update:
+        raise OnboardedDifferently(
+            existing.slug,
+            [problem(*d) for d in diffs],
+            "rerun with --update to change them, or give the same details",
+        )
+    changes = {k: new for k, _, new in diffs}
+    circuit = existing.circuit
+    if circuit is not None and "commit_rate_mbps" in changes:
+        circuit = replace(circuit, commit_rate_mbps=changes.pop("commit_rate_mbps"))
+    return replace(existing, circuit=circuit, **changes)

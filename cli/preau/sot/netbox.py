@@ -23,6 +23,7 @@ from preau.sot.layout import (
     already_onboarded,
     college_layout,
     next_college_resources,
+    rerun,
 )
 from preau.sot.netbox_client import Client
 from preau.sot.netbox_read import (
@@ -70,13 +71,21 @@ class NetBoxSource:
     # --- onboarding ------------------------------------------------------------------------
 
     def add_college(
-        self, spec: CollegeSpec, *, dry_run: bool = False
+        self, spec: CollegeSpec, *, dry_run: bool = False, update: bool = False
     ) -> tuple[College, ChangeReport]:
         snap = self.snapshot()
         dep = to_model(snap, self.client.url)
         existing = already_onboarded(dep, spec)
         if existing is not None:
-            return existing, ChangeReport(dry_run=dry_run)
+            # A rerun: nothing to do with the same details, an error with others (or --update).
+            college = rerun(existing, spec, update=update)
+            if college is existing:
+                return existing, ChangeReport(dry_run=dry_run)
+            others = tuple(college if c is existing else c for c in dep.colleges)
+            check(replace(dep, colleges=others))
+            netbox_check(replace(dep, colleges=others))
+            one = replace(dep, datacentre=None, colleges=(college,))
+            return college, write(self.client, self._for_sites(snap, [college.slug]), one, dry_run)
         # Validate a provisional layout before allocating anything, so bad input writes nothing.
         container, uplink, asn = next_college_resources(dep)
         pending = self._pending(snap, spec.slug)

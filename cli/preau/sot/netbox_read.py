@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from netaddr import IPAddress, IPNetwork
+from netaddr import IPNetwork
 
 from preau.errors import BadInput, NetBoxUnavailable, Problem, ValidationFailed
 from preau.model import (
@@ -27,13 +27,10 @@ from preau.model import (
     Departement,
     Device,
     Interface,
-    Routing,
-    Services,
     Site,
-    Supernets,
     VlanPlanEntry,
 )
-from preau.sot import netbox_export
+from preau.sot import files, netbox_export, schema
 from preau.sot.netbox_client import Client
 from preau.sot.netbox_schema import (
     COLLEGE_CONTAINER,
@@ -385,34 +382,19 @@ def departement_fields(snap: Snapshot, url: str) -> dict[str, Any]:
                 for k in missing
             ]
         )
-    sv = data.get("services") or {}
-    rt = data.get("routing") or {}
-    return dict(
-        slug=snap.region["slug"],
-        name=snap.region["name"],
-        supernets=Supernets(**supernets),
-        services=Services(
-            domain=sv.get("domain", ""),
-            dns=tuple(IPAddress(a) for a in sv.get("dns") or []),
-            ntp=tuple(IPAddress(a) for a in sv.get("ntp") or []),
-            proxy=sv.get("proxy"),
-        ),
-        routing=Routing(
-            protocol=rt.get("protocol", "bgp"),
-            core_asn=int(rt.get("core_asn", 0)),
-            core_name=rt.get("core_name", "THD Seine core"),
-        ),
-        vlan_plan=tuple(
-            VlanPlanEntry(
-                role=e["role"],
-                vid=int(e["vid"]),
-                name=e["name"],
-                prefix_length=int(e["prefix_length"]),
-            )
-            for e in data.get("vlan_plan") or []
-        ),
-        college_prefix_length=int(data.get("college_prefix_length", 22)),
-    )
+    # The config context holds departement.yml's keys but the name and the supernets, which
+    # live on the region and its container prefixes: read it with the files' schema.
+    where = f"NetBox {url} config context preau-{snap.region['slug']}"
+    whole = {
+        **data,
+        "name": snap.region["name"],
+        "supernets": {k: str(v) for k, v in supernets.items()},
+    }
+    reader = schema.Reader(where)
+    fields = files.read_departement(reader, schema.as_node(whole))
+    if reader.problems:
+        raise ValidationFailed(reader.problems)
+    return {**fields, "slug": snap.region["slug"]}
 
 
 def to_model(snap: Snapshot, url: str) -> Departement:

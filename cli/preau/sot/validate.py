@@ -9,27 +9,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from netaddr import IPNetwork, valid_mac
 
 from preau.errors import Problem, ValidationFailed
-from preau.model import DEVICE_ROLES, VLAN_ROLES, College, Departement, Site
+from preau.model import DEVICE_ROLES, VLAN_ROLES, College, Departement, Site, rules
 from preau.model.domain import domain_problems
 from preau.model.uai import uai_problem
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-def _overlaps(items: Iterable[tuple[str, str, IPNetwork]]) -> list[Problem]:
+def _overlaps(items: Iterable[tuple[str, str, IPNetwork, str | None]]) -> list[Problem]:
     """Pairs of prefixes that overlap, found in one sorted pass."""
     ordered = sorted(items, key=lambda t: (t[2].first, -t[2].last))
     out = []
-    widest: tuple[str, str, IPNetwork] | None = None
-    for obj, fld, net in ordered:
+    widest: tuple[str, str, IPNetwork, str | None] | None = None
+    for obj, fld, net, site in ordered:
         if widest is not None and net.first <= widest[2].last:
-            out.append(Problem(obj, fld, f"{net} overlaps {widest[2]} of {widest[0]}"))
+            out.append(Problem(obj, fld, f"{net} overlaps {widest[2]} of {widest[0]}", site))
         if widest is None or net.last > widest[2].last:
-            widest = (obj, fld, net)
+            widest = (obj, fld, net, site)
     return out
 
 
@@ -101,7 +102,7 @@ def _site_problems(dep: Departement, site: Site) -> list[Problem]:
             out.append(
                 Problem(obj, f"prefixes.{role}", f"{prefix} is outside the site's {site.container}")
             )
-    out += _overlaps((obj, f"prefixes.{role}", p) for role, p in site.prefixes.items())
+    out += _overlaps((obj, f"prefixes.{role}", p, site.slug) for role, p in site.prefixes.items())
     rooms = set(site.rooms) if isinstance(site, College) else set()
     for device in site.devices:
         dobj = f"device {device.name}"
@@ -139,57 +140,89 @@ def _site_problems(dep: Departement, site: Site) -> list[Problem]:
 
 def _global_problems(dep: Departement) -> list[Problem]:
     out: list[Problem] = []
-    top: list[tuple[str, str, IPNetwork]] = []
+    top: list[tuple[str, str, IPNetwork, str | None]] = []
     for site in dep.sites:
-        top.append((f"site {site.slug}", "container", site.container))
+        top.append((f"site {site.slug}", "container", site.container, site.slug))
         if site.circuit:
             top.append(
-                (f"site {site.slug} circuit {site.circuit.cid}", "uplink", site.circuit.uplink)
+                (
+                    f"site {site.slug} circuit {site.circuit.cid}",
+                    "uplink",
+                    site.circuit.uplink,
+                    site.slug,
+                )
             )
     out += _overlaps(top)
 
-    def dupes(kind: str, items: Iterable[tuple[str, str, str]]) -> None:
+    def dupes(kind: str, items: Iterable[tuple[str, str, str, str]]) -> None:
         seen: dict[str, str] = {}
-        for obj, fld, value in items:
+        for obj, fld, value, site in items:
             if value in seen:
                 out.append(
-                    Problem(obj, fld, f"duplicate {kind} {value}, also used by {seen[value]}")
+                    Problem(obj, fld, f"duplicate {kind} {value}, also used by {seen[value]}", site)
                 )
             else:
                 seen[value] = obj
 
-    dupes("slug", ((f"site {s.slug}", "slug", s.slug) for s in dep.sites))
-    dupes("site name", ((f"site {s.slug}", "name", s.name) for s in dep.sites))
-    dupes("UAI", ((f"college {c.slug}", "uai", c.uai) for c in dep.colleges))
+    dupes("slug", ((f"site {s.slug}", "slug", s.slug, s.slug) for s in dep.sites))
+    dupes("site name", ((f"site {s.slug}", "name", s.name, s.slug) for s in dep.sites))
+    dupes("UAI", ((f"college {c.slug}", "uai", c.uai, c.slug) for c in dep.colleges))
     dupes(
         "circuit id",
-        ((f"site {s.slug}", "circuit.cid", s.circuit.cid) for s in dep.sites if s.circuit),
+        ((f"site {s.slug}", "circuit.cid", s.circuit.cid, s.slug) for s in dep.sites if s.circuit),
     )
-    dupes("device name", ((f"device {d.name}", "name", d.name) for _, d in dep.all_devices()))
-    itfs = [(d, i) for _, d in dep.all_devices() for i in d.interfaces]
+    devices = list(dep.all_devices())
+    dupes("device name", ((f"device {d.name}", "name", d.name, s.slug) for s, d in devices))
+    itfs = [(s, d, i) for s, d in devices for i in d.interfaces]
     dupes(
         "MAC",
-        ((f"device {d.name} interface {i.name}", "mac", i.mac.lower()) for d, i in itfs if i.mac),
+        (
+            (f"device {d.name} interface {i.name}", "mac", i.mac.lower(), s.slug)
+            for s, d, i in itfs
+            if i.mac
+        ),
     )
+    # an uplink's core end is an address too: no device may take it
     dupes(
         "IP",
-        (
-            (f"device {d.name} interface {i.name}", "address", str(i.address.ip))
-            for d, i in itfs
+        [
+            (f"device {d.name} interface {i.name}", "address", str(i.address.ip), s.slug)
+            for s, d, i in itfs
             if i.address is not None
-        ),
+        ]
+        + [
+            (
+                f"site {s.slug} circuit {s.circuit.cid}",
+                "uplink",
+                str(s.circuit.core_address),
+                s.slug,
+            )
+            for s in dep.sites
+            if s.circuit
+        ],
     )
     return out
 
 
 def problems(dep: Departement) -> list[Problem]:
     """Every problem in the département, in a stable order."""
-    out = _plan_problems(dep)
+    out = _plan_problems(dep) + rules.departement_problems(dep)
     for site in dep.sites:
-        out += _site_problems(dep, site)
+        found = _site_problems(dep, site) + rules.site_problems(dep, site)
+        out += [replace(p, site=site.slug) for p in found]
     out += _global_problems(dep)
-    # a bad département-wide field (the DNS suffix) is reported once, not once per collège
-    return list(dict.fromkeys(out))
+    out += rules.asn_problems(dep)
+    # a bad département-wide field (the DNS suffix) is reported once, not once per collège nor
+    # once per rule that needs it: the first finding on it stands for all
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for p in out:
+        if p.obj.startswith("departement"):
+            if (p.obj, p.field) in seen:
+                continue
+            seen.add((p.obj, p.field))
+        unique.append(p)
+    return list(dict.fromkeys(unique))
 
 
 def check(dep: Departement) -> Departement:
