@@ -36,26 +36,6 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NETBIOS = re.compile(r"^[A-Z0-9][A-Z0-9-]*$")
 DNS_NAME_MAX = 253
 
-# The DC's ports, in one place until the model's service declarations (model/services.py)
-# take them over: (protocol, port or "first-last", what for).
-DC_PORTS: tuple[tuple[str, str, str], ...] = (
-    ("tcp", "53", "DNS"),
-    ("udp", "53", "DNS"),
-    ("tcp", "88", "Kerberos"),
-    ("udp", "88", "Kerberos"),
-    ("tcp", "135", "RPC endpoint mapper"),
-    ("tcp", "389", "LDAP"),
-    ("udp", "389", "CLDAP (DC locator)"),
-    ("tcp", "445", "SMB"),
-    ("tcp", "464", "Kerberos password change"),
-    ("udp", "464", "Kerberos password change"),
-    ("tcp", "636", "LDAPS"),
-    ("tcp", "3268", "Global catalog"),
-    ("tcp", "3269", "Global catalog over TLS"),
-    # dynamic RPC (DRSUAPI, netlogon, LSA...); Samba's default `rpc server dynamic port range`
-    ("tcp", "49152-65535", "dynamic RPC"),
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Domain:
