@@ -13,6 +13,14 @@ hosted by the collège's file server, which becomes its domain controller (DC).
   already calls its workgroup, so a migrated server keeps its domain name.
 - **DC**: the collège's first file server; its NetBIOS name is its host name cut to 15.
 
+Not stored in NetBox yet: they are derived, so storing them would make a second copy. When a
+collège needs a domain name that is not the derived one (a migrated domain, a name chosen
+before preau), the override belongs in two Site custom fields (`ad_realm`, `ad_netbios_domain`,
+validated by NetBox's regex, shown and filterable on the Site), read back into the model and
+empty when the derivation holds. A config context would also carry them, but unvalidated, and
+merged by weight: right for département-wide defaults (the DNS suffix), wrong for one site's
+identity.
+
 Pure: no I/O. `domain_problems` says why a collège cannot have a domain (a realm that is not a
 valid DNS name, a missing file server), naming the object and the field.
 """
