@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from preau.model import College, Departement, Device, Site, services
-from preau.model.domain import DC_PORTS, college_domain
+from preau.model.domain import college_domain
 from preau.model.facts import device_address, gateway, server_address
 
 
@@ -61,7 +61,16 @@ def _site_vars(dep: Departement, site: Site) -> dict[str, Any]:
         if domain is not None:
             # the collège's AD domain (roles/file_server provisions it when file_server_domain=ad)
             out["preau_ad"] = domain.to_dict() | {
-                "dc_ports": [{"proto": p, "port": n, "what": w} for p, n, w in DC_PORTS]
+                "dc_services": [
+                    {
+                        "name": s.name,
+                        "proto": s.proto,
+                        "ports": list(s.ports),
+                        "sources": [str(p) for p in s.sources(site)],
+                    }
+                    for s in services.DC_SERVICES
+                ],
+                "dc_rpc_range": list(services.DC_RPC_RANGE),
             }
     if site.circuit:
         out["preau_circuit"] = {

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from preau.errors import ValidationFailed
 from preau.inventory import build
+from preau.model import services
 from preau.model.domain import (
-    DC_PORTS,
     NETBIOS_MAX,
     college_domain,
     dns_name_problem,
@@ -67,14 +67,27 @@ def test_a_college_without_file_server_has_no_domain(dep):
     assert domain_problems(bare, bare.colleges[0]) == []
 
 
-def test_inventory_carries_the_domain_and_the_dc_ports(dep):
+def test_inventory_carries_the_domain_and_the_dc_services(dep):
     c = dep.colleges[0]
-    site_vars = build(dep)["all"]["children"][c.slug.replace("-", "_")]["vars"]
-    assert site_vars["preau_ad"] == college_domain(dep, c).to_dict() | {
-        "dc_ports": [{"proto": p, "port": n, "what": w} for p, n, w in DC_PORTS]
-    }
-    ports = {(p["proto"], p["port"]) for p in site_vars["preau_ad"]["dc_ports"]}
-    assert {("tcp", "88"), ("udp", "88"), ("tcp", "389"), ("tcp", "636"), ("tcp", "445")} <= ports
+    ad = build(dep)["all"]["children"][c.slug.replace("-", "_")]["vars"]["preau_ad"]
+    domain = college_domain(dep, c).to_dict()
+    assert {k: ad[k] for k in domain} == domain
+    ports = {(s["proto"], p) for s in ad["dc_services"] for p in s["ports"]}
+    assert {
+        ("udp", 53),
+        ("tcp", 88),
+        ("udp", 88),
+        ("tcp", 464),
+        ("tcp", 389),
+        ("tcp", 636),
+    } <= ports
+    # from the client zones only, as the services declare them
+    users = [str(c.prefixes[z]) for z in services.USER_ZONES if z in c.prefixes]
+    assert all(s["sources"] == users for s in ad["dc_services"])
+    # SMB is the file server's in both kinds: declared once, in COLLEGE_SERVICES
+    assert services.SMB in services.served_by("file-server")
+    assert not {s.name for s in services.DC_SERVICES} & {s.name for s in services.COLLEGE_SERVICES}
+    assert ad["dc_rpc_range"] == [49152, 65535]
 
 
 @pytest.mark.parametrize(

@@ -355,3 +355,16 @@ def test_rollover_deletes_archives_and_accounts_after_the_retention_only(tmp_pat
     assert after.deleted == ["matheo.le-gall"]
     assert "matheo.le-gall" not in d.users()
     assert list((tmp_path / "archives").glob("matheo*")) == []
+
+
+def test_main_dry_run_reads_the_plan_on_stdin_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    import io
+
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    directory = FakeDirectory()
+    monkeypatch.setattr(tool, "SamDirectory", lambda: directory)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(plan)))
+    assert tool.main(["preau-samba-accounts", "--dry-run", "-"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["changed"] is True and "zoe.lefevre" in out["created"]
+    assert directory.writes == [] and list(tmp_path.iterdir()) == []

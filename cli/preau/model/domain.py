@@ -13,6 +13,14 @@ hosted by the collège's file server, which becomes its domain controller (DC).
   already calls its workgroup, so a migrated server keeps its domain name.
 - **DC**: the collège's first file server; its NetBIOS name is its host name cut to 15.
 
+Not stored in NetBox yet: they are derived, so storing them would make a second copy. When a
+collège needs a domain name that is not the derived one (a migrated domain, a name chosen
+before preau), the override belongs in two Site custom fields (`ad_realm`, `ad_netbios_domain`,
+validated by NetBox's regex, shown and filterable on the Site), read back into the model and
+empty when the derivation holds. A config context would also carry them, but unvalidated, and
+merged by weight: right for département-wide defaults (the DNS suffix), wrong for one site's
+identity.
+
 Pure: no I/O. `domain_problems` says why a collège cannot have a domain (a realm that is not a
 valid DNS name, a missing file server), naming the object and the field.
 """
@@ -35,26 +43,6 @@ NETBIOS_MAX = 15
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NETBIOS = re.compile(r"^[A-Z0-9][A-Z0-9-]*$")
 DNS_NAME_MAX = 253
-
-# The DC's ports, in one place until the model's service declarations (model/services.py)
-# take them over: (protocol, port or "first-last", what for).
-DC_PORTS: tuple[tuple[str, str, str], ...] = (
-    ("tcp", "53", "DNS"),
-    ("udp", "53", "DNS"),
-    ("tcp", "88", "Kerberos"),
-    ("udp", "88", "Kerberos"),
-    ("tcp", "135", "RPC endpoint mapper"),
-    ("tcp", "389", "LDAP"),
-    ("udp", "389", "CLDAP (DC locator)"),
-    ("tcp", "445", "SMB"),
-    ("tcp", "464", "Kerberos password change"),
-    ("udp", "464", "Kerberos password change"),
-    ("tcp", "636", "LDAPS"),
-    ("tcp", "3268", "Global catalog"),
-    ("tcp", "3269", "Global catalog over TLS"),
-    # dynamic RPC (DRSUAPI, netlogon, LSA...); Samba's default `rpc server dynamic port range`
-    ("tcp", "49152-65535", "dynamic RPC"),
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,40 @@ def servers(site: Site, service: Service) -> list[IPAddress]:
     return out
 
 
+# --- the collège's AD domain controller ------------------------------------------------------
+
+# What the file server serves besides SMB when it is the collège's DC (roles/file_server with
+# file_server_domain: ad): a PC joins the domain, finds the DC by DNS (SRV records), gets its
+# tickets, reads the directory. Kept out of COLLEGE_SERVICES while the model does not say which
+# collèges run a DC (the role variable decides): the inventory hands them to the file server
+# (preau_ad.dc_services) and the router opens them when a collège's DC is declared.
+DC_SERVICES: tuple[Service, ...] = (
+    Service(
+        "dc-dns", "file-server", "udp", (53,), USER_ZONES, "DNS: the domain's zone, SRV records"
+    ),
+    Service("dc-dns-tcp", "file-server", "tcp", (53,), USER_ZONES, "DNS over TCP (large answers)"),
+    Service(
+        "kerberos", "file-server", "udp", (88, 464), USER_ZONES, "Kerberos tickets, password change"
+    ),
+    Service("kerberos-tcp", "file-server", "tcp", (88, 464), USER_ZONES, "Kerberos over TCP"),
+    Service(
+        "ldap",
+        "file-server",
+        "tcp",
+        (389, 636, 3268, 3269),
+        USER_ZONES,
+        "LDAP, LDAPS and the global catalog (with and without TLS)",
+    ),
+    Service(
+        "cldap", "file-server", "udp", (389,), USER_ZONES, "CLDAP: the DC locator (netlogon ping)"
+    ),
+    Service("rpc-epmap", "file-server", "tcp", (135,), USER_ZONES, "RPC endpoint mapper (joins)"),
+)
+# Samba's `rpc server dynamic port range` (its default), which the endpoint mapper hands out:
+# a Windows PC's join and group policies need it, Linux clients (sssd, winbind) do not.
+DC_RPC_RANGE = (49152, 65535)
+
+
 # --- the network boot chain ----------------------------------------------------------------
 
 

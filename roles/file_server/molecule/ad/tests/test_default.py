@@ -125,18 +125,16 @@ def test_anonymous_ldap_is_refused(pc):
 def test_a_pupil_cannot_write_the_directory(pc, passwords):
     kinit(pc, passwords, ZOE)
     # join the teachers of her class, then change a classmate's name: both refused
-    for ldif in (
-        f"dn: CN=profs-6a,CN=Users,{BASE}\nchangetype: modify\nadd: member\n"
-        f"member: CN={ZOE},CN=Users,{BASE}\n",
-        f"dn: CN={MATHEO},CN=Users,{BASE}\nchangetype: modify\nreplace: displayName\n"
-        "displayName: pirate\n",
-    ):
-        out = as_user(
-            pc,
-            ZOE,
-            f"sh -c 'printf %s {shlex.quote(shlex.quote(ldif))} | "
-            f"ldapmodify -Q -N -Y GSSAPI -H ldap://{DC}'",
+    for n, ldif in enumerate(
+        (
+            f"dn: CN=profs-6a,CN=Users,{BASE}\nchangetype: modify\nadd: member\n"
+            f"member: CN={ZOE},CN=Users,{BASE}\n",
+            f"dn: CN={MATHEO},CN=Users,{BASE}\nchangetype: modify\nreplace: displayName\n"
+            "displayName: pirate\n",
         )
+    ):
+        pc.run_expect([0], f"printf %s {shlex.quote(ldif)} > /tmp/change-{n}.ldif")
+        out = as_user(pc, ZOE, f"ldapmodify -Q -N -Y GSSAPI -H ldap://{DC} -f /tmp/change-{n}.ldif")
         assert out.rc == 50, out.stdout + out.stderr  # insufficientAccessRights
 
 
@@ -144,17 +142,20 @@ def test_ldaps_certificate_is_signed_by_the_lab_ca(host, pc, passwords):
     ca = host.file("/var/lib/samba/private/tls/preau-ca.crt").content_string
     pc.run_expect([0], f"printf %s {shlex.quote(ca)} > /tmp/preau-ca.crt")
     pc.run_expect([0], f"umask 077; printf %s {shlex.quote(passwords[ZOE])} > /tmp/pw-{ZOE}")
-    out = pc.run(
-        f"LDAPTLS_CACERT=/tmp/preau-ca.crt LDAPTLS_REQCERT=demand ldapwhoami -x -N "
-        f"-H ldaps://{DC} -D {ZOE}@{REALM} -y /tmp/pw-{ZOE}"
+    # a simple bind is allowed over TLS only, and this one checks the DC's certificate
+    search = (
+        f"ldapsearch -x -N -H ldaps://{DC} -D {ZOE}@{REALM} -y /tmp/pw-{ZOE} -b {BASE} "
+        f"'(sAMAccountName={ZOE})' sAMAccountName"
     )
+    out = pc.run(f"LDAPTLS_CACERT=/tmp/preau-ca.crt LDAPTLS_REQCERT=demand {search}")
     assert out.rc == 0, out.stdout + out.stderr
+    assert f"sAMAccountName: {ZOE}" in out.stdout
     # without the CA, the certificate cannot be trusted
-    untrusted = pc.run(
-        f"LDAPTLS_CACERT=/dev/null LDAPTLS_REQCERT=demand ldapwhoami -x -N "
-        f"-H ldaps://{DC} -D {ZOE}@{REALM} -y /tmp/pw-{ZOE}"
-    )
+    untrusted = pc.run(f"LDAPTLS_CACERT=/dev/null LDAPTLS_REQCERT=demand {search}")
     assert untrusted.rc != 0
+    # and the same simple bind without TLS is refused (strong auth required)
+    plain = pc.run(search.replace("ldaps://", "ldap://"))
+    assert plain.rc != 0 and "Strong(er) authentication required" in plain.stdout + plain.stderr
 
 
 def test_ntlmv1_is_refused(pc, passwords):
@@ -198,6 +199,7 @@ def test_a_linux_client_joins_and_sees_rfc2307_accounts(host, pc):
         "   idmap config CLG0290001X : schema_mode = rfc2307\n"
         "   idmap config CLG0290001X : range = 10000-999999\n"
         "   idmap config CLG0290001X : unix_nss_info = yes\n"
+        "   idmap config CLG0290001X : unix_primary_group = yes\n"
     )
     pc.run_expect([0], f"printf %s {shlex.quote(member)} > /etc/samba/smb.conf")
     # the Administrator's password through the environment (PASSWD), not the command line
@@ -218,6 +220,11 @@ def test_a_linux_client_joins_and_sees_rfc2307_accounts(host, pc):
         f"ldbsearch -H /var/lib/samba/private/sam.ldb '(sAMAccountName={ZOE})' uidNumber",
     ).stdout
     uid = next(line.split()[1] for line in zoe.splitlines() if line.startswith("uidNumber:"))
+    eleves = host.run_expect(
+        [0], "ldbsearch -H /var/lib/samba/private/sam.ldb '(sAMAccountName=eleves)' gidNumber"
+    ).stdout
+    gid = next(line.split()[1] for line in eleves.splitlines() if line.startswith("gidNumber:"))
+    pc.run_expect([0], "net cache flush")
     entry = pc.run_expect([0], f"getent passwd {ZOE}").stdout.strip().split(":")
-    assert entry[2] == uid
+    assert (entry[2], entry[3]) == (uid, gid)
     assert entry[5] == f"/home/{ZOE}" and entry[6] == "/bin/bash"
