@@ -9,7 +9,7 @@ import typer
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
 from preau.errors import ValidationFailed
-from preau.output import console, print_json, print_report
+from preau.output import console, print_json, print_report, write_progress
 from preau.sot import default_inventory, files, open_source
 from preau.sot.generate import generate as generate_departement
 from preau.sot.validate import problems
@@ -52,7 +52,14 @@ def push(
         dep = type(dep)(
             **{**dep.__dict__, "colleges": tuple(c for c in dep.colleges if c.slug in keep)}
         )
-    report = open_source("netbox").push(dep, dry_run=dry_run)
+    from preau.sot.netbox import NetBoxSource
+
+    source = open_source("netbox")
+    if isinstance(source, NetBoxSource) and not dry_run:
+        with write_progress("push to NetBox") as progress:
+            report = source.push(dep, dry_run=dry_run, progress=progress)
+    else:
+        report = source.push(dep, dry_run=dry_run)
     if json:
         print_json(report.as_dict())
     else:

@@ -360,6 +360,15 @@ def held(snap: Snapshot, pushed: set[str]) -> dict[str, dict[Key, Have]]:
     for slug, raw in snap.sites.items():
         if slug in pushed:
             _held_site(out, cat, slug, raw)
+    for m in snap.unassigned_macs:
+        out["mac-address"].setdefault(
+            m["mac_address"].lower(),
+            Have(
+                m["id"],
+                {"mac_address": m["mac_address"], "assigned_object_type": None,
+                 "assigned_object_id": None},
+            ),
+        )  # fmt: skip
     return out
 
 
@@ -819,8 +828,57 @@ def _want_interfaces(c: Push) -> dict[Key, Want]:
                         "untagged_vlan": vlan,
                         "custom_fields": {POSITION_FIELD: pos[(d.name, i.name)]},
                     },
-                    c.tags,
+                    {**c.tags, **_primary_mac_on_create(c, i.mac)},
                 )
+    return out
+
+
+def _early_macs(c: Push) -> dict[Key, Key]:
+    """MAC -> interface, for the interfaces this push creates whose MAC is free (not held, or
+    held by nothing): these MACs are created first, unassigned, and each interface is created
+    with `primary_mac_address` set, which NetBox's own signal turns into the MAC's assignment.
+    That saves a second write (a PATCH) per new interface."""
+    held_itf, held_mac = c.held["interface"], c.held["mac-address"]
+    out: dict[Key, Key] = {}
+    for _, d in c.dep.all_devices():
+        for i in d.interfaces:
+            key, mac = (d.name, i.name), (i.mac or "").lower()
+            if not mac or key in held_itf:
+                continue
+            have = held_mac.get(mac)
+            if have is None or have.fields["assigned_object_id"] is None:
+                out[mac] = key
+    return out
+
+
+def _want_early_macs(c: Push) -> dict[Key, Want]:
+    return {
+        mac: Want(
+            {"mac_address": mac, "assigned_object_type": None, "assigned_object_id": None}, c.tags
+        )
+        for mac in c.once("early-macs", _early_macs)
+    }
+
+
+def _primary_mac_on_create(c: Push, mac: str | None) -> dict[str, Any]:
+    early = c.once("early-macs", _early_macs)
+    if mac and mac.lower() in early:
+        return {"primary_mac_address": c.ref("mac-address", mac.lower())}
+    return {}
+
+
+def _have_macs(c: Push) -> dict[Key, Have]:
+    """MACs as held, the early ones assigned by now to the interface created with them."""
+    out = dict(c.held["mac-address"])
+    for mac, itf in c.once("early-macs", _early_macs).items():
+        out[mac] = Have(
+            c.ref("mac-address", mac),
+            {
+                "mac_address": mac,
+                "assigned_object_type": "dcim.interface",
+                "assigned_object_id": c.ref("interface", itf),
+            },
+        )
     return out
 
 
@@ -926,7 +984,17 @@ def _pointers(
 
     def current(c: Push) -> dict[Key, Have]:
         have = c.held[held_as]
-        return {k: have.get(k) or Have(c.ref(kind, k), {pointer: None}) for k in want(c)}
+        wanted = want(c)
+        set_on_create = set()
+        if held_as == "primary-mac":
+            set_on_create = set(c.once("early-macs", _early_macs).values())
+        return {
+            k: have.get(k)
+            or Have(
+                c.ref(kind, k), {pointer: wanted[k].fields[pointer] if k in set_on_create else None}
+            )
+            for k in wanted
+        }
 
     return current
 
@@ -959,6 +1027,9 @@ SPECS: tuple[Spec, ...] = (
     # Devices count into their type: concurrent chunks sorted by type cannot deadlock.
     Spec("device", "dcim/devices", _want_devices, _held_as("device"), prune=_all,
          lock_order=lambda b: (b.get("device_type") or 0, b.get("name") or "")),
+    # MACs of new interfaces, unassigned: the interfaces are created pointing at them.
+    Spec("mac-address", "dcim/mac-addresses", _want_early_macs, _held_as("mac-address"),
+         lock_order=_by("mac_address")),
     Spec("interface", "dcim/interfaces", _want_parent_interfaces, _held_as("interface"),
          lock_order=_by("device")),
     # A parent cannot go before its sub-interfaces.
@@ -972,7 +1043,7 @@ SPECS: tuple[Spec, ...] = (
          _release("primary_ip4", "ip-address", _want_ips, "primary-ip"),
          _held_as("primary-ip"), update_only=True, quiet=True),
     Spec("mac-address", "dcim/mac-addresses", lambda c: c.once("mac-address", _want_macs),
-         _held_as("mac-address"), prune=_all, lock_order=_by("assigned_object_id")),
+         _have_macs, prune=_all, lock_order=_by("assigned_object_id")),
     Spec("ip-address", "ipam/ip-addresses", lambda c: c.once("ip-address", _want_ips),
          _held_as("ip-address"), prune=_all, lock_order=_by("assigned_object_id")),
     # Pointers, once both ends exist: each interface's primary MAC, each device's primary IP.
