@@ -6,6 +6,9 @@ keeps its traceback.
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import subprocess
 from dataclasses import dataclass
 
 
@@ -61,3 +64,48 @@ class NetBoxUnavailable(PreauError):
 
 class ServiceError(PreauError):
     """A local service (NetBox, PostgreSQL, the lab) failed to start or answer."""
+
+
+class EnvironmentFailure(PreauError):
+    """A program preau runs failed, or a file it needs is missing or forbidden.
+
+    Code that knows better raises ServiceError with its own advice; `from_exception` turns what
+    escapes of subprocess and the file system into one line that says what failed and what to
+    do (the CLI's main() calls it, so a missing `podman` is not a traceback).
+    """
+
+    @classmethod
+    def from_exception(cls, exc: subprocess.CalledProcessError | OSError) -> EnvironmentFailure:
+        if isinstance(exc, subprocess.CalledProcessError):
+            return cls(_called_process(exc))
+        what = exc.filename if exc.filename is not None else ""
+        if isinstance(exc, FileNotFoundError) and _looks_like_program(what):
+            return cls(
+                f"{what}: command not found: install it (scripts/bootstrap installs the host "
+                "packages preau needs) or put it on PATH"
+            )
+        if isinstance(exc, PermissionError):
+            return cls(
+                f"{what}: permission denied: run preau as a user allowed to use it "
+                "(the lab and the local NetBox run as root)"
+            )
+        return cls(f"{what or 'file'}: {exc.strerror or exc}: check the path and rerun")
+
+
+def _called_process(exc: subprocess.CalledProcessError) -> str:
+    argv = exc.cmd if isinstance(exc.cmd, list | tuple) else [str(exc.cmd)]
+    command = shlex.join(str(a) for a in argv)
+    if len(command) > 120:
+        command = command[:117] + "..."
+    output = exc.stderr or exc.output or ""
+    if isinstance(output, bytes):
+        output = output.decode(errors="replace")
+    last = next((line.strip() for line in reversed(output.splitlines()) if line.strip()), "")
+    said = f": {last}" if last else " (its output is above)"
+    return f"`{command}` failed with exit code {exc.returncode}{said}; fix that and rerun"
+
+
+def _looks_like_program(name: str) -> bool:
+    # subprocess reports the program it could not start as the error's filename; a bare name
+    # that PATH does not know is a missing program, not a missing data file.
+    return bool(name) and "/" not in name and shutil.which(name) is None

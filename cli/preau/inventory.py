@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from preau.model import College, Departement, Device, Site
+from preau.model import College, Departement, Device, Site, services
+from preau.model.domain import college_domain
 from preau.model.facts import device_address, gateway, server_address
 
 
@@ -43,6 +44,34 @@ def _site_vars(dep: Departement, site: Site) -> dict[str, Any]:
     }
     if isinstance(site, College):
         out.update(preau_uai=site.uai, preau_pupils=site.pupils, preau_rooms=list(site.rooms))
+        out["preau_boot"] = {
+            "loaders": list(services.BOOT.loaders),
+            "script": services.BOOT.script,
+            "menu": services.BOOT.menu,
+            "http_dir": services.BOOT.http_dir,
+            "http_port": services.HTTP_BOOT.ports[0],
+        }
+        out["preau_time_clients"] = [str(p) for p in services.TIME.sources(site)]
+        out["preau_account_groups"] = {
+            "profiles": dict(services.PROFILE_GROUPS),
+            "class_prefix": services.CLASS_GROUP_PREFIX,
+            "team_prefix": services.TEAM_GROUP_PREFIX,
+        }
+        domain = college_domain(dep, site)
+        if domain is not None:
+            # the collège's AD domain (roles/file_server provisions it when file_server_domain=ad)
+            out["preau_ad"] = domain.to_dict() | {
+                "dc_services": [
+                    {
+                        "name": s.name,
+                        "proto": s.proto,
+                        "ports": list(s.ports),
+                        "sources": [str(p) for p in s.sources(site)],
+                    }
+                    for s in services.DC_SERVICES
+                ],
+                "dc_rpc_range": list(services.DC_RPC_RANGE),
+            }
     if site.circuit:
         out["preau_circuit"] = {
             "cid": site.circuit.cid,
@@ -52,7 +81,22 @@ def _site_vars(dep: Departement, site: Site) -> dict[str, Any]:
     return out
 
 
-def _host_vars(device: Device) -> dict[str, Any]:
+def _served(site: Site, device: Device) -> list[dict[str, Any]]:
+    """What the device serves and to which networks: its own firewall opens exactly that."""
+    if not isinstance(site, College):
+        return []
+    return [
+        {
+            "name": s.name,
+            "proto": s.proto,
+            "ports": list(s.ports),
+            "sources": [str(p) for p in s.sources(site)],
+        }
+        for s in services.served_by(device.role)
+    ]
+
+
+def _host_vars(site: Site, device: Device) -> dict[str, Any]:
     addr = device_address(device)
     out: dict[str, Any] = {
         "preau_role": device.role,
@@ -72,6 +116,9 @@ def _host_vars(device: Device) -> dict[str, Any]:
             for i in device.interfaces
         ],
     }
+    served = _served(site, device)
+    if served:
+        out["preau_served"] = served
     if addr is not None:
         out["ansible_host"] = str(addr)
     return out
@@ -89,7 +136,7 @@ def build(dep: Departement) -> dict[str, Any]:
     roles: dict[str, dict[str, Any]] = {}
     kinds: dict[str, dict[str, Any]] = {"colleges": {}, "datacentre": {}}
     for site in dep.sites:
-        hosts = {d.name: _host_vars(d) for d in site.devices}
+        hosts = {d.name: _host_vars(site, d) for d in site.devices}
         gname = group_name(site.slug)
         children[gname] = {"hosts": hosts, "vars": _site_vars(dep, site)}
         kinds["colleges" if isinstance(site, College) else "datacentre"][gname] = {}

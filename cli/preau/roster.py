@@ -31,11 +31,12 @@ from datetime import date, datetime
 from typing import Any
 
 from preau.errors import Problem, ValidationFailed
+from preau.model.services import CLASS_GROUP_PREFIX, PROFILE_GROUPS, TEAM_GROUP_PREFIX
 
 LOGIN_MAX = 20
+# An AD group's name is its cn, at most 64 characters: "classe-<slug>" must fit.
+GROUP_MAX = 64
 PROFILES = ("eleve", "enseignant", "personnel")
-# The Unix/Samba group each profile belongs to.
-PROFILE_GROUPS = {"eleve": "eleves", "enseignant": "enseignants", "personnel": "personnels"}
 COLUMNS = ("classe", "nom", "prenom", "date de naissance", "profil")
 # Letters NFKD does not decompose into ASCII.
 _LIGATURES = str.maketrans(
@@ -81,12 +82,12 @@ def class_slug(classe: str) -> str:
 
 def class_group(classe: str) -> str:
     """The group of the pupils of a class."""
-    return f"classe-{class_slug(classe)}"
+    return f"{CLASS_GROUP_PREFIX}{class_slug(classe)}"
 
 
 def teachers_group(classe: str) -> str:
     """The group of the teachers of a class."""
-    return f"profs-{class_slug(classe)}"
+    return f"{TEAM_GROUP_PREFIX}{class_slug(classe)}"
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "accounts": [
-                {k: v for k, v in a.state().items() if k != "enabled"} | {"line": a.line}
+                {k: v for k, v in a.state().items() if k != "enabled"}
+                | {"line": a.line, "key": a.key}
                 for a in self.accounts
             ],
             "classes": [{"slug": s, "name": n} for s, n in sorted(self.classes.items())],
@@ -244,6 +246,16 @@ def parse(text: str, source: str = "roster") -> list[RosterEntry]:
             line_problems.append(
                 Problem(where, "classe", f"{bad_classes[0]!r} has no letter or digit")
             )
+        long_classes = [c for c in classes if len(class_group(c)) > GROUP_MAX]
+        if long_classes:
+            line_problems.append(
+                Problem(
+                    where,
+                    "classe",
+                    f"{long_classes[0]!r} makes the group {class_group(long_classes[0])!r}, "
+                    f"longer than the {GROUP_MAX} characters a directory group name may have",
+                )
+            )
         if profile == "eleve" and not classes:
             line_problems.append(Problem(where, "classe", "missing: a pupil belongs to one class"))
         elif profile == "eleve" and len(classes) > 1:
@@ -323,9 +335,9 @@ def plan(entries: list[RosterEntry], state: Mapping[str, Any] | None = None) -> 
         slugs = sorted(set(slugs))
         groups = [PROFILE_GROUPS[e.profile]]
         if e.profile == "eleve":
-            groups += [f"classe-{s}" for s in slugs]
+            groups += [f"{CLASS_GROUP_PREFIX}{s}" for s in slugs]
         elif e.profile == "enseignant":
-            groups += [f"profs-{s}" for s in slugs]
+            groups += [f"{TEAM_GROUP_PREFIX}{s}" for s in slugs]
         accounts.append(
             Account(
                 logins[e.key], e.key, e.display_name, e.profile, tuple(slugs), tuple(groups), e.line

@@ -110,8 +110,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("PREAU_NETBOX_TOKEN", raising=False)
     monkeypatch.delenv("PREAU_SOURCE", raising=False)
     monkeypatch.setenv("PREAU_HOME", str(tmp_path / "home"))
-    # rich wraps at 80 columns when stderr is no terminal; main() owns that console
-    monkeypatch.setattr(preau.app._err, "width", 10_000)
+    # main() prints errors soft-wrapped: one problem per line whatever the terminal's width
     return tmp_path
 
 

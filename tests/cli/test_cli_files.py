@@ -37,6 +37,26 @@ def test_college_show_by_uai(preau, inventory_copy):
     assert r.exit_code == 2 and "no collège" in r.output
 
 
+def test_college_show_gives_the_ad_domain(preau, inventory_copy):
+    args = ("college", "show", "clg-0929001j", "--source", "files", "--path", str(inventory_copy))
+    r = preau(*args)
+    assert r.exit_code == 0, r.output
+    assert "AD domain AD.CLG-0929001J.ENC.TEST (NetBIOS CLG0929001J)" in r.output
+    domain = json.loads(preau(*args, "--json").output)["domain"]
+    assert domain["dc_fqdn"] == "clg-0929001j-fs1.ad.clg-0929001j.enc.test"
+    assert domain["dc_address"] == "198.18.2.130"
+
+
+def test_a_realm_that_is_not_a_dns_name_is_bad_input(preau, inventory_copy):
+    dep = inventory_copy / "departement.yml"
+    dep.write_text(dep.read_text().replace("domain: enc.test", "domain: enc_test", 1))
+    r = preau("sot", "validate", "--source", "files", "--path", str(inventory_copy))
+    assert r.exit_code == 2
+    # the suffix itself is no DNS domain: said once, on the département (not once per realm)
+    assert "departement.services: domain: 'enc_test' is not a lower-case DNS domain" in r.output
+    assert r.output.count("departement.services: domain") == 1, r.output
+
+
 def test_college_add_then_rerun_changes_nothing(preau, inventory_copy):
     args = ("college", "add", "--uai", "0929100S", "--name", "Collège Neuf", "--pupils", "480",
             "--pcs", "4", "--source", "files", "--path", str(inventory_copy))  # fmt: skip

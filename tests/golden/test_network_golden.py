@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from preau.render import goldens
+from preau.verify import goldens
 
 CASES = goldens.cases()
 

@@ -7,8 +7,11 @@ smbclient and finds on pc002 the document written from pc001 (roaming home) and 
 another pupil's home; a page sent from a PC reaches the lab printer through the app server's
 CUPS queue; a PC fetches the PXE loader over TFTP.
 
-Works whether or not `preau net apply` configured the router earlier in the session: the
-router's zones allow PC -> servers on 445, 631 and 69 (with the tftp conntrack helper).
+The routers are configured first (`preau net apply`, a no-op when an earlier test did it), so
+the servers are reached through the zone policy production has. Then each service's contract,
+from a fresh client in every DHCP zone of the collège: what its lease names (time server, boot
+loader, boot script) answers, every service the zone may use answers from its own server, and
+every service it may not is refused, by the router and by the server's own firewall.
 Initial passwords are read from the server's root-only handover file and never printed: they
 reach smbclient through an auth file written on stdin inside the PC.
 
@@ -29,10 +32,14 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import clients
 from fixtures.lab import Lab
 from fixtures.playbook import Run, run_playbook
+from preau.deploys import images, net_apply
+from preau.images import build, recipes
 from preau.inventory import group_name
-from preau.lab import podman
+from preau.lab import podman, vm
+from preau.model import DHCP_VLAN_ROLES, College, services
 
 pytestmark = pytest.mark.lab
 
@@ -55,6 +62,8 @@ def _playbook(lab: Lab) -> Run:
 @pytest.fixture(scope="module")
 def rollout(lab: Lab) -> Iterator[Rollout]:
     servers = [lab.one("file-server").name, lab.one("app-server").name]
+    for site in ("dc-nanterre", lab.college):
+        net_apply.apply(lab.dep, net_apply.target(lab.dep, site, "lab"), timeout=60)
     first = _playbook(lab)
     second = _playbook(lab)
     print(f"\ncollege.yml: first run {first.seconds:.0f} s, second run {second.seconds:.0f} s")
@@ -162,3 +171,144 @@ def test_a_pc_fetches_the_pxe_loader_over_tftp(lab: Lab, rollout: Rollout) -> No
     served = lab.exec(app.name, "sha256sum", "/srv/tftp/undionly.kpxe").stdout.split()[0]
     assert fetched == served
     assert int(lab.exec(pc, "stat", "-c", "%s", "/tmp/undionly.kpxe").stdout) > 10_000
+
+
+# --- each service's contract, from every DHCP zone ------------------------------------------
+
+
+def _site(lab: Lab) -> College:
+    site = lab.dep.college(lab.college)
+    assert site is not None
+    return site
+
+
+@pytest.mark.parametrize("zone", DHCP_VLAN_ROLES)
+def test_the_time_server_a_lease_names_gives_the_time(
+    lab: Lab, rollout: Rollout, zone: str, tmp_path: Path
+) -> None:
+    site = _site(lab)
+    if zone not in site.prefixes:
+        pytest.skip(f"{lab.college} has no {zone} VLAN")
+    (time_server,) = services.servers(site, services.TIME)
+    mac = f"02:ce:77:00:01:{DHCP_VLAN_ROLES.index(zone):02x}"
+    with clients.client(site, lab.dep, zone, mac, tmp_path) as pc:
+        if zone not in services.TIME.zones:
+            assert pc.lease.ntp_servers == [], pc.lease
+            assert clients.ntp_offset(pc, time_server) is None  # and the zone may not ask
+            return
+        assert pc.lease.ntp_servers == [time_server]
+        answer = clients.ntp_offset(pc, time_server)
+        assert answer is not None, f"{time_server} named by the {zone} lease gives no time"
+        stratum, offset = answer
+        assert 1 <= stratum <= 15, f"unsynchronised answer (stratum {stratum})"
+        assert abs(offset) < 5, offset
+
+
+@pytest.mark.parametrize("zone", DHCP_VLAN_ROLES)
+def test_the_boot_chain_a_lease_names_is_served(
+    lab: Lab, rollout: Rollout, zone: str, tmp_path: Path
+) -> None:
+    site = _site(lab)
+    if zone not in site.prefixes:
+        pytest.skip(f"{lab.college} has no {zone} VLAN")
+    app = lab.one("app-server")
+    mac = f"02:ce:77:00:02:{DHCP_VLAN_ROLES.index(zone):02x}"
+    with clients.client(site, lab.dep, zone, mac, tmp_path) as pc:
+        if zone not in services.TFTP.zones:
+            assert pc.lease.filename is None, pc.lease
+            fetch = pc.run("curl", "-sf", "--max-time", "5", f"tftp://{app.address}/x")
+            assert fetch.returncode != 0
+            return
+        # a PC's firmware: the loader the lease names, from the server it names, over TFTP
+        assert pc.lease.filename == services.BOOT.bios_loader
+        assert pc.lease.next_server == app.address
+        got = pc.run("sh", "-c", f"curl -sf --max-time 20 tftp://{pc.lease.next_server}/"
+                     f"{pc.lease.filename} | sha256sum")  # fmt: skip
+        served = lab.exec(app.name, "sha256sum", f"/srv/tftp/{pc.lease.filename}").stdout
+        assert got.stdout.split()[0] == served.split()[0]
+        # the loader asks again as iPXE: the lease names the boot script, served over HTTP
+        ipxe = clients.lease(["ip", "netns", "exec", pc.ns], "w0", tmp_path, "iPXE")
+        assert app.address is not None
+        assert ipxe.filename == services.BOOT.script_url(app.address)
+        script = pc.run("curl", "-sf", "--max-time", "10", ipxe.filename or "")
+        assert script.returncode == 0, script.stderr
+        assert script.stdout.startswith("#!ipxe"), script.stdout[:200]
+
+
+@pytest.mark.parametrize("zone", DHCP_VLAN_ROLES)
+def test_a_zone_reaches_its_services_and_is_refused_the_others(
+    lab: Lab, rollout: Rollout, zone: str, tmp_path: Path
+) -> None:
+    site = _site(lab)
+    if zone not in site.prefixes:
+        pytest.skip(f"{lab.college} has no {zone} VLAN")
+    mac = f"02:ce:77:00:03:{DHCP_VLAN_ROLES.index(zone):02x}"
+    offered = services.offered_to(zone)
+    wrong: list[str] = []
+    with clients.client(site, lab.dep, zone, mac, tmp_path) as pc:
+        for service in services.COLLEGE_SERVICES:
+            if service.proto != "tcp":
+                continue  # UDP ones are proven above by what they answer (time, TFTP)
+            for server in services.servers(site, service):
+                for port in service.ports:
+                    if clients.tcp_open(pc, server, port) != (service in offered):
+                        wrong.append(f"{service.name} {server}:{port}")
+    assert not wrong, f"from {zone}, not as declared (offered but refused, or the reverse): {wrong}"
+
+
+def test_a_servers_own_firewall_refuses_what_it_does_not_serve(lab: Lab, rollout: Rollout) -> None:
+    """A host on the servers' own VLAN meets no router: only each server's firewall decides,
+    and the servers zone is offered nothing, so every service must be refused to it."""
+    site = _site(lab)
+    prefix = site.prefixes["servers"]
+    used = {i.address.ip for _, d in lab.dep.all_devices() for i in d.interfaces if i.address}
+    neighbour = next(a for a in reversed(list(prefix.iter_hosts())) if a not in used)
+    assert not [s for s in services.COLLEGE_SERVICES if "servers" in s.zones]
+    reached = []
+    with clients.plugged(site, lab.dep, "servers", "02:ce:77:00:04:01", "srvnb") as ns:
+        subprocess.run(["ip", "-n", ns, "addr", "add", f"{neighbour}/{prefix.prefixlen}",
+                        "dev", "w0"], check=True)  # fmt: skip
+        for service in services.COLLEGE_SERVICES:
+            if service.proto != "tcp":
+                continue
+            for server in services.servers(site, service):
+                # the server answers ping on its VLAN: the path is there, only the port is shut
+                ping = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c1", "-W2",
+                                       str(server)], capture_output=True)  # fmt: skip
+                assert ping.returncode == 0, f"{server} unreachable from its own VLAN"
+                proc = subprocess.run(["ip", "netns", "exec", ns, "timeout", "3", "bash", "-c",
+                                       f"exec 3<>/dev/tcp/{server}/{service.ports[0]}"],
+                                      capture_output=True)  # fmt: skip
+                if proc.returncode == 0:
+                    reached.append(f"{service.name} {server}")
+    assert not reached, f"a neighbour on the servers VLAN reached {reached}"
+
+
+# --- a PC boots from the network ---------------------------------------------------------------
+
+BOOT_IMAGE = "poste-leger"
+
+
+def test_a_pc_boots_the_published_image_from_the_network(
+    lab: Lab, rollout: Rollout, tmp_path: Path
+) -> None:
+    """A qemu PC on the teaching VLAN: DHCP from the router, iPXE, the published menu, the
+    kernel, initrd and root filesystem over HTTP from the app server, to a login prompt whose
+    banner names the image and build the app server published."""
+    recipe = recipes.recipe(BOOT_IMAGE)
+    folder = build.output_dir(recipe)
+    assert build.verify(folder), f"{BOOT_IMAGE} is not built (scripts/test builds it)"
+    hosts = [(f"@podman/{lab.host(lab.one('app-server').name).container}", {})]
+    env = {"CONTAINERS_CONF": podman.env()["CONTAINERS_CONF"]}
+    site = _site(lab)
+    images.publish(hosts, env, site.name, BOOT_IMAGE, folder, recipe.description, default=True)
+    again = images.publish(hosts, env, site.name, BOOT_IMAGE, folder, recipe.description)
+    assert again.changed() == [], "a second publication copied or rewrote something"
+    pc = vm.boot(lab.dep, site, "teaching", "02:ce:77:00:05:01", "bootpc1", tmp_path)
+    try:
+        pc.expect(f"{folder.name}/vmlinuz", timeout=180)  # iPXE loads what was published
+        pc.expect("filesystem.squashfs' saved", timeout=600)  # live-boot fetched the root
+        pc.expect(f"Image {BOOT_IMAGE} {recipe.key}", timeout=1200)  # /etc/issue, then
+        pc.expect("login:", timeout=60)
+    finally:
+        pc.stop()

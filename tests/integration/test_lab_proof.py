@@ -1,6 +1,6 @@
 """The twin carries real traffic along the paths the model describes, and `down` cleans up.
 
-A PC on the teaching VLAN reaches the file server through the collège router (one hop: TTL 63)
+A PC on the teaching VLAN reaches the app server through the collège router (one hop: TTL 63)
 and the ENT load balancer in the data centre through the router, the THD Seine core and the
 data-centre router (three hops: TTL 61), with ICMP and a real TCP (HTTP) exchange. Turning
 forwarding off on the collège router cuts both paths, so the traffic cannot be taking another.
@@ -20,13 +20,14 @@ from netaddr import IPAddress
 from fixtures.lab import Lab
 from preau.lab import twin
 from preau.lab.topology import switch_netns
+from preau.model import services
 
 pytestmark = pytest.mark.lab
 
-# Port 80: the network design allows it both ways this test looks (teaching -> collège servers,
-# everyone -> the ENT), so the proof holds whether or not `preau net apply` configured the
-# routers earlier in the session.
-HTTP_PORT = 80
+# Port 80: the network design allows it both ways this test looks (teaching -> the app server's
+# HTTP boot service, everyone -> the ENT), so the proof holds whether or not `preau net apply`
+# configured the routers earlier in the session.
+HTTP_PORT = services.HTTP_BOOT.ports[0]
 
 
 def _ttl(lab: Lab, src: str, dst: str) -> int:
@@ -38,9 +39,15 @@ def _ttl(lab: Lab, src: str, dst: str) -> int:
 
 @contextmanager
 def _http_server(lab: Lab, host: str) -> Iterator[str]:
-    """A one-file HTTP server on `host` (a transient systemd unit); yields the served token."""
+    """A one-file HTTP server on `host` (a transient systemd unit); yields the served token.
+
+    A rolled-out app server's nginx holds the port: it is stopped for the proof, then restarted.
+    """
     token = secrets.token_hex(8)
     unit = "preau-proof-http"
+    nginx = lab.exec(host, "systemctl", "is-active", "nginx", check=False).stdout.strip()
+    if nginx == "active":
+        lab.exec(host, "systemctl", "stop", "nginx")
     lab.exec(host, "sh", "-c", f"mkdir -p /run/proof && echo {token} > /run/proof/token")
     lab.exec(host, "systemctl", "reset-failed", unit, check=False)
     lab.exec(
@@ -60,6 +67,8 @@ def _http_server(lab: Lab, host: str) -> Iterator[str]:
         yield token
     finally:
         lab.exec(host, "systemctl", "stop", unit, check=False)
+        if nginx == "active":
+            lab.exec(host, "systemctl", "start", "nginx")
 
 
 def _fetch(lab: Lab, src: str, dst: str) -> str:
@@ -89,12 +98,12 @@ def test_interfaces_carry_the_model_names_and_addresses(lab: Lab) -> None:
             assert f"{itf.name} {itf.address}" in seen
 
 
-def test_pc_reaches_file_server_through_the_college_router(lab: Lab) -> None:
-    pc, fs = lab.one("pc").name, lab.one("file-server").name
+def test_pc_reaches_the_app_server_through_the_college_router(lab: Lab) -> None:
+    pc, app = lab.one("pc").name, lab.one("app-server").name
     assert lab.host(pc).nics[0].vlan == "teaching"
-    assert _ttl(lab, pc, fs) == 63  # one router crossed
-    with _http_server(lab, fs) as token:
-        assert _fetch(lab, pc, fs) == token
+    assert _ttl(lab, pc, app) == 63  # one router crossed
+    with _http_server(lab, app) as token:
+        assert _fetch(lab, pc, app) == token
 
 
 def test_pc_reaches_the_ent_through_the_core(lab: Lab) -> None:

@@ -1,8 +1,11 @@
 """The network layer on the twin, with real traffic (mark `lab`; needs root and podman).
 
 `preau net apply` configures the data-centre and collège routers (FRR, nftables, dnsmasq, tc);
-then DHCP leases, zone policy, wifi NAT, shaping measured with iperf3, `plan` with no diff, and
-a broken push that must roll back. About 3-5 minutes on a loaded 2-core machine.
+then DHCP leases, zone policy, wifi NAT, shaping measured with iperf3, `plan` with no diff
+(neither in the files nor in what FRR runs), DNS for outside names through the data centre to
+the upstream resolvers, a broken push that must roll back, an unconfirmed push the router
+rolls back by itself, and the département moving to OSPF and back. About 5-7 minutes on a
+loaded 2-core machine.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from typer.testing import CliRunner
 from fixtures.lab import Lab
 from preau.app import app
 from preau.deploys import net_apply
+from preau.deploys.net import ROLLBACK_UNIT
 from preau.lab import topology
-from preau.model import Departement, Site
+from preau.lab.core_config import OUTSIDE_NAMES
+from preau.model import Departement, Site, services
 from preau.model.facts import dhcp_scopes, gateway, reservations
 from preau.sot import files
 from preau.sot.filesource import FileSource
@@ -162,6 +167,83 @@ def test_plan_on_an_unchanged_router_shows_no_diff(net: Lab) -> None:
     assert "no difference" in result.output
 
 
+FRR_RELOAD = "/usr/lib/frr/frr-reload.py"
+
+
+def _routers(lab: Lab) -> list[str]:
+    dc = lab.dep.datacentre
+    assert dc is not None and dc.router is not None
+    return [dc.router.name, _site(lab).router.name]  # type: ignore[union-attr]
+
+
+def _frr_test(lab: Lab, router: str) -> str:
+    """What frr-reload.py would change to make FRR run /etc/frr/frr.conf (empty: nothing)."""
+    return lab.exec(
+        router, "sh", "-c", f"{FRR_RELOAD} --test --stdout /etc/frr/frr.conf 2>/dev/null"
+    ).stdout.strip()
+
+
+def test_frr_runs_what_its_file_says_after_apply(net: Lab) -> None:
+    for router in _routers(net):
+        assert _frr_test(net, router) == "", router
+    for key in ("dc-nanterre", net.college):
+        p = net_apply.plan(net.dep, net_apply.target(net.dep, key, "lab"))
+        assert (p.changed, p.drift) == ([], []), p.diff
+        result = CliRunner().invoke(
+            app, ["net", "apply", "--college", key, "--source", "files", "--target", "lab"]
+        )
+        assert result.exit_code == 0 and "nothing to change" in result.output, result.output
+
+
+def _ipv6_forwarding(lab: Lab, router: str) -> str:
+    container = topology.container_name(router)
+    return subprocess.run(
+        ["nsenter", f"--net=/proc/{_pid(container)}/ns/net"]
+        + ["sysctl", "-n", "net.ipv6.conf.all.forwarding"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_an_frr_reload_changes_no_kernel_state(net: Lab) -> None:
+    """What `net apply` runs for a changed frr.conf: frr-reload.py executes nothing (it used to
+    run `ipv6 forwarding` on every reload, turning IPv6 forwarding on where it can)."""
+    for router in _routers(net):
+        before = _ipv6_forwarding(net, router)
+        net.exec(router, "sh", "-c", ": > /var/log/frr/frr-reload.log; systemctl reload frr")
+        executed = [
+            line
+            for line in net.exec(router, "cat", "/var/log/frr/frr-reload.log").stdout.splitlines()
+            if "Executed" in line
+        ]
+        assert executed == [], executed
+        assert _ipv6_forwarding(net, router) == before == "0"
+        assert "no ipv6 forwarding" in net.exec(router, "vtysh", "-c", "show running-config").stdout
+
+
+def test_a_college_pc_resolves_an_outside_name_through_the_datacentre(net: Lab) -> None:
+    """PC -> collège router -> the data centre's resolver -> the upstream resolver (the twin's
+    core holds services.upstream_dns and answers the names OUTSIDE_NAMES lists)."""
+    assert net.dep.services.upstream_dns
+    dc = net.dep.datacentre
+    assert dc is not None and dc.circuit is not None
+    name, address = next(iter(OUTSIDE_NAMES.items()))
+    core = topology.container_name(topology.CORE_NAME)
+    from preau.lab import podman
+
+    since = podman.run("exec", core, "date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
+    pc = net.one("pc")
+    gw = gateway(_site(net), "teaching")
+    assert _dns_a(_pid(pc.container), gw, name) == IPAddress(address)
+    # the upstream resolver was asked by the data centre's resolver, over its uplink
+    log = podman.run(
+        "exec", core, "journalctl", "-q", "--no-pager", "-u", "dnsmasq", "--since", since
+    ).stdout
+    asked = [line for line in log.splitlines() if f"query[A] {name} from" in line]
+    assert asked and all(line.endswith(f"from {dc.circuit.site_address}") for line in asked), log
+
+
 def test_routing_session_up_and_site_announced(net: Lab) -> None:
     assert net_apply.health(net.dep, _target(net)) == []
     dc = net.dep.datacentre
@@ -180,7 +262,7 @@ def test_teaching_pc_leases_and_reaches_servers_and_the_ent(net: Lab, tmp_path: 
     leased, record = _lease_with_options(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path)
     assert leased == pc.address  # its reservation
     app_server = net.one("app-server")
-    assert 'filename "pxelinux.0";' in record  # PXE from the app server
+    assert f'filename "{services.BOOT.bios_loader}";' in record  # the app server's boot loader
     gw = gateway(_site(net), "teaching")
     assert f"option routers {gw};" in record
     # DNS through the router, forwarded to the département's resolver in the data centre
@@ -357,6 +439,36 @@ def test_a_broken_push_rolls_back(net: Lab) -> None:
     assert net_apply.plan(net.dep, t).changed == []
 
 
+def _rollback_timer(lab: Lab) -> str:
+    router = _site(lab).router.name  # type: ignore[union-attr]
+    return lab.exec(
+        router, "sh", "-c", f"systemctl is-active {ROLLBACK_UNIT}.timer || true"
+    ).stdout.strip()
+
+
+def test_an_unconfirmed_push_is_rolled_back_by_the_router_itself(net: Lab) -> None:
+    """As if the change cut the path preau confirms over (or preau died after the push):
+    nobody confirms, and the router's own timer puts the previous files back."""
+    t = _target(net)
+    assert _rollback_timer(net) == "inactive"  # every confirmed apply cancelled its timer
+    broken: Departement = replace(net.dep, routing=replace(net.dep.routing, core_asn=64999))
+    p = net_apply.plan(broken, t)
+    assert p.changed == ["etc/frr/frr.conf"]
+    net_apply.push_armed(broken, t, p, seconds=8)
+    assert net_apply.plan(broken, t).changed == []  # the broken file is in place
+    assert _rollback_timer(net) == "active"
+    # preau does nothing from here on
+    deadline = time.monotonic() + 60
+    while net_apply.plan(net.dep, t).changed and time.monotonic() < deadline:
+        time.sleep(2)
+    assert net_apply.plan(net.dep, t).changed == []
+    took, problems = net_apply.confirm(net.dep, t, 60)
+    assert took is not None, problems
+    router = _site(net).router.name  # type: ignore[union-attr]
+    journal = net.exec(router, "journalctl", "-q", "--no-pager", "-t", ROLLBACK_UNIT).stdout
+    assert "restored (reloads exit 0)" in journal, journal
+
+
 def test_a_routing_change_reloads_frr_without_dropping_the_session(net: Lab) -> None:
     """THD Seine renamed the circuit: the neighbour's description in frr.conf, the uplink's
     .network file and the shaping script change. FRR reloads in place (frr-reload.py), networkd
@@ -398,6 +510,40 @@ def test_dry_run_changes_nothing(net: Lab) -> None:
     assert report.changed == ["usr/local/sbin/preau-shaping"]
     assert report.reloaded == ["shaping"]
     assert net_apply.plan(net.dep, t).changed == []
+
+
+def _apply_all(lab: Lab, dep: Departement) -> None:
+    for key in ("dc-nanterre", lab.college):
+        t = net_apply.target(dep, key, "lab")
+        net_apply.apply(dep, t, timeout=90)
+
+
+def test_an_ospf_departement_runs_what_frr_says_and_back(net: Lab, tmp_path: Path) -> None:
+    """The département routes with OSPF (the twin's core follows): after `net apply`, FRR runs
+    exactly its file on both routers (the passive-interface form FRR 8.4 writes itself) and
+    `net plan` has nothing to do. Then back to BGP. About 1.5 minutes."""
+    ospf: Departement = replace(net.dep, routing=replace(net.dep.routing, protocol="ospf"))
+    try:
+        _apply_all(net, ospf)
+        for router in _routers(net):
+            assert _frr_test(net, router) == "", router
+            running = net.exec(router, "vtysh", "-c", "show running-config ospfd").stdout
+            assert "no ip ospf passive" in running and "passive-interface default" in running
+        files.dump(ospf, tmp_path)
+        for cmd in ("plan", "apply"):
+            result = CliRunner().invoke(
+                app,
+                ["net", cmd, "--college", net.college, "--source", "files", "--path",
+                 str(tmp_path), "--target", "lab"],
+            )  # fmt: skip
+            assert result.exit_code == 0, result.output
+            assert "no difference" in result.output or "nothing to change" in result.output
+        p = net_apply.plan(ospf, _target(net))
+        assert (p.changed, p.drift) == ([], []), p.diff
+    finally:
+        _apply_all(net, net.dep)
+    for router in _routers(net):
+        assert _frr_test(net, router) == "", router
 
 
 @pytest.fixture(autouse=True)

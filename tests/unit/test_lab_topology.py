@@ -128,3 +128,14 @@ def test_egress_adds_a_way_out_through_the_core_only(dep: Departement) -> None:
     assert [h for h in plan.hosts if h.name != topology.CORE_NAME] == [
         h for h in plain.hosts if h.name != topology.CORE_NAME
     ]
+
+
+def test_only_the_file_server_may_write_security_xattrs(dep: Departement) -> None:
+    # an AD DC's sysvol ACLs are security.* xattrs: provisioning needs CAP_SYS_ADMIN
+    plan = topology.plan(dep)
+    caps = {h.role: h.caps for h in plan.hosts if h.site == dep.colleges[0].slug}
+    assert "SYS_ADMIN" in caps["file-server"]
+    assert "SYS_ADMIN" not in caps["app-server"] and caps["pc"] == ()
+    fs = next(h for h in plan.hosts if h.role == "file-server")
+    app = next(h for h in plan.hosts if h.role == "app-server")
+    assert fs.spec_hash() != app.spec_hash()

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from preau.app import app
 from preau.errors import ValidationFailed
-from preau.model import College, Departement, Device, Interface
+from preau.model import College, Departement, Device, Interface, services
+from preau.model.facts import dhcp_scopes
 from preau.render import Options, render_device, render_site
 from preau.render import ports as port_plan
 from preau.render.context import linux_router
@@ -153,8 +154,34 @@ def test_teaching_reaches_the_servers_on_the_school_ports(dep: Departement) -> N
     assert college.router is not None
     nft = render_device(dep, college, college.router)["etc/nftables.conf"]
     chain = nft.split("chain from_teaching {")[1].split("}\n")[0]
-    for port in ("445", "631", "69", "80", "3142"):
-        assert re.search(rf'oifname "lan0\.50" (tcp|udp) dport {port} accept', chain), port
+    offered = services.offered_to("teaching")
+    assert {s.name for s in offered} >= {"smb", "ipp", "tftp", "http-boot", "apt-proxy", "ntp"}
+    for service in offered:
+        (server,) = services.servers(college, service)
+        for port in service.ports:
+            rule = (
+                rf'oifname "lan0\.50" ip daddr {{ {server} }} {service.proto} dport {port} accept'
+            )
+            assert re.search(rule, chain), service.name
+    # and only to its own server: the file server is not an apt proxy
+    (fs,) = services.servers(college, services.SMB)
+    assert not re.search(rf"ip daddr {{ {fs} }} tcp dport 3142", chain)
+
+
+def test_a_zone_the_time_service_does_not_serve_is_named_no_time_server(dep: Departement) -> None:
+    college = _college(dep)
+    assert college.router is not None
+    conf = render_device(dep, college, college.router)["etc/dnsmasq.d/preau.conf"]
+    nft = render_device(dep, college, college.router)["etc/nftables.conf"]
+    (ntp,) = services.servers(college, services.TIME)
+    for scope in dhcp_scopes(dep, college):
+        zone = scope.vlan.role
+        named = f"dhcp-option=tag:{zone},option:ntp-server,{ntp}" in conf
+        chain = nft.split(f"chain from_{zone} {{")[1].split("}\n")[0]
+        allowed = f"ip daddr {{ {ntp} }} udp dport 123 accept" in chain
+        # what the lease names, the zone may reach; and a zone that may not is named nothing
+        assert named == allowed == (zone in services.TIME.zones), zone
+    assert "option:ntp-server" not in conf.split("zone wifi")[1].split("# zone")[0]
 
 
 def test_only_wifi_is_masqueraded(dep: Departement) -> None:
@@ -175,7 +202,11 @@ def test_printer_reservations_and_pxe(dep: Departement) -> None:
         assert f"dhcp-host={itf.mac},{itf.address.ip},{printer.name}" in conf
     app = college.devices_by_role("app-server")[0].primary_address
     assert app is not None
-    assert f"dhcp-boot=tag:teaching,tag:!efi64,pxelinux.0,,{app.ip}" in conf
+    boot = services.BOOT
+    assert f"dhcp-boot=tag:teaching,tag:!ipxe,tag:!efi64,{boot.bios_loader},,{app.ip}" in conf
+    assert f"dhcp-boot=tag:teaching,tag:!ipxe,tag:efi64,{boot.uefi_loader},,{app.ip}" in conf
+    assert f"dhcp-boot=tag:teaching,tag:ipxe,{boot.script_url(app.ip)}" in conf
+    assert f"dhcp-userclass=set:ipxe,{boot.ipxe_user_class}" in conf
     assert "dhcp-boot=tag:wifi" not in conf
 
 

@@ -87,6 +87,12 @@ def test_groups_per_profile() -> None:
         ("6A;Martin;Léa;01/01/2014", "columns", "4 fields"),
         ("6A;Morvan;Yann;30/06/1975;personnel", "classe", "staff belong to no class"),
         ("6A;李;Léa;01/01/2014;élève", "nom", "no login"),
+        # a class whose directory group name would pass the 64 characters of a cn
+        (
+            "Section " + "européenne " * 6 + ";Martin;Léa;01/01/2014;élève",
+            "classe",
+            "64 characters",
+        ),
     ],
 )
 def test_bad_line_names_line_and_field(line: str, field: str, message: str) -> None:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
 from preau.errors import BadInput
-from preau.model import College
-from preau.model.facts import dhcp_scopes
-from preau.output import console, print_json, print_report
-from preau.sot import files, open_source
-from preau.sot.layout import CollegeSpec
+
+if TYPE_CHECKING:
+    from preau.model import College
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -37,6 +34,11 @@ def _summary(c: College) -> dict[str, Any]:
 @app.command("list")
 def list_(source: Source = None, path: InventoryPath = None, json: Json = False) -> None:
     """The collèges of the département."""
+    from rich.table import Table
+
+    from preau.output import console, print_json
+    from preau.sot import open_source
+
     src = open_source(source, path)
     dep = src.read()
     rows = [_summary(c) for c in dep.colleges]
@@ -62,14 +64,29 @@ def show(
     json: Json = False,
 ) -> None:
     """One collège: uplink, VLANs with gateways and DHCP pools, devices by role."""
+    from rich.table import Table
+
+    from preau.model.domain import college_domain
+    from preau.model.facts import dhcp_scopes
+    from preau.output import console, print_json
+    from preau.sot import files, open_source
+
     dep = open_source(source, path).read()
     c = dep.college(college)
     if c is None:
         raise BadInput(f"no collège {college!r} (try `preau college list`)")
+    domain = college_domain(dep, c)
     if json:
-        print_json(files.site_dict(c))
+        # the site as stored, plus what the model derives from it (not stored anywhere)
+        print_json(files.site_dict(c) | {"domain": domain.to_dict() if domain else None})
         return
     console.print(f"[bold]{c.name}[/] — UAI {c.uai}, {c.commune}, {c.pupils} élèves")
+    if domain:
+        console.print(
+            f"AD domain {domain.realm} (NetBIOS {domain.netbios_domain}), DNS zone "
+            f"{domain.dns_zone}, DC {domain.dc_fqdn} ({domain.dc_netbios_name}, "
+            f"{domain.dc_address or 'no address'})"
+        )
     if c.circuit:
         console.print(
             f"uplink {c.circuit.provider} {c.circuit.cid}: {c.circuit.commit_rate_mbps} Mbit/s, "
@@ -111,6 +128,8 @@ def diagram(
 ) -> None:
     """Draw the collège's topology: uplink, router, one box per VLAN with its hosts."""
     from preau.diagram import render_png, site_dot
+    from preau.output import console
+    from preau.sot import open_source
 
     dep = open_source(source, path).read()
     c = dep.college(college)
@@ -163,6 +182,9 @@ def add(
     """
     from preau.model.rules import name_problem, slug_problem
     from preau.model.uai import uai_problem
+    from preau.output import console, print_json, print_report
+    from preau.sot import open_source
+    from preau.sot.layout import CollegeSpec
 
     uai = uai.upper()
     slug = slug or f"clg-{uai.lower()}"
@@ -183,7 +205,7 @@ def add(
     given = frozenset({"name", "pupils"} | {k for k, v in stated.items() if v is not None})
     defaults = CollegeSpec(slug=slug, uai=uai, name=name, commune="", pupils=pupils)
     spec = replace(defaults, given=given, **{k: v for k, v in stated.items() if v is not None})
-    src = open_source(source, path)
+    src = open_source(source, path, changes=True)
     college, report = src.add_college(spec, dry_run=dry_run, update=update)
     if json:
         print_json({"college": _summary(college), "report": report.as_dict()})

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
-from preau.ent import controller, scaler, target
 from preau.ent.journal import DEFAULT as DEFAULT_LOG
-from preau.ent.journal import Journal
-from preau.ent.uplink import FixedUplink, NetUplink, Uplink
 from preau.errors import BadInput
-from preau.output import console, print_json
+
+if TYPE_CHECKING:
+    from preau.ent.uplink import Uplink
 
 app = typer.Typer(no_args_is_help=True)
 lab_app = typer.Typer(no_args_is_help=True)
@@ -51,6 +49,10 @@ UplinkTarget = Annotated[
 def _uplink(
     enabled: bool, source: str | None, path: Path | None, site: str | None, where: str
 ) -> Uplink:
+    from preau.ent.uplink import FixedUplink, NetUplink
+
+    if enabled:
+        import preau.lab  # noqa: F401 - registers the twin's routers as a deploy target
     return NetUplink(source, path, site, where) if enabled else FixedUplink()
 
 
@@ -62,6 +64,11 @@ def status(
     json: Json = False,
 ) -> None:
     """The portal's instance slots as HAProxy sees them."""
+    from rich.table import Table
+
+    from preau.ent import target
+    from preau.output import console, print_json
+
     t = target.resolve(runtime, hosts)
     servers = t.runtime.servers(backend)
     if json:
@@ -92,6 +99,11 @@ def scale(
     log: LogOpt = DEFAULT_LOG,
 ) -> None:
     """Start or stop instances and (de)register them in HAProxy, without a reload."""
+    from preau.ent import scaler, target
+    from preau.ent.journal import Journal
+    from preau.ent.uplink import FixedUplink
+    from preau.output import console
+
     t = target.resolve(runtime, hosts)
     journal = Journal(log)
     sc = scaler.Scaler(t.runtime, t.hosts, FixedUplink(), backend, say=journal.say)
@@ -151,7 +163,10 @@ def autoscale(
     path: InventoryPath = None,
 ) -> None:
     """Follow the load: add or remove instances (and uplink bandwidth), logging each decision."""
+    from preau.ent import controller, scaler, target
     from preau.ent.autoscale import Loop
+    from preau.ent.journal import Journal
+    from preau.output import console
 
     link = _uplink(uplink, source, path, site, uplink_target)
     base = link.current() if uplink else 0
@@ -215,10 +230,13 @@ def load(
     """
     import threading
 
+    from preau.ent import controller, scaler, target
     from preau.ent import load as harness
     from preau.ent import report as reporting
     from preau.ent.autoscale import Loop
+    from preau.ent.journal import Journal
     from preau.ent.traffic import PROFILES, Traffic
+    from preau.output import console
 
     if profile not in PROFILES:
         raise BadInput(f"--profile {profile}: unknown (known: {', '.join(PROFILES)})")
@@ -295,7 +313,8 @@ def load(
 @lab_app.command("up")
 def lab_up() -> None:
     """Create the lab stack (3 containers) and apply playbooks/ent.yml; idempotent."""
-    from preau.ent import lab
+    from preau.ent import lab, target
+    from preau.output import console
 
     with console.status("molecule converge (roles/ent_portal)"):
         lab.up()
@@ -307,6 +326,7 @@ def lab_up() -> None:
 def lab_down() -> None:
     """Remove the lab stack's containers."""
     from preau.ent import lab
+    from preau.output import console
 
     lab.down()
     console.print("[green]ENT lab stack removed[/]")

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from preau import inventory
 from preau.commands.options import InventoryPath, Source
-from preau.output import print_json
-from preau.sot import open_source
 
 app = typer.Typer(invoke_without_command=True)
 
@@ -15,6 +12,10 @@ app = typer.Typer(invoke_without_command=True)
 @app.callback()
 def show(ctx: typer.Context, source: Source = None, path: InventoryPath = None) -> None:
     """Print the inventory as JSON (YAML-plugin structure: save as *.json, pass to -i)."""
+    from preau import inventory
+    from preau.output import print_json
+    from preau.sot import open_source
+
     if ctx.invoked_subcommand is None:
         print_json(inventory.build(open_source(source, path).read()))
 
@@ -22,4 +23,8 @@ def show(ctx: typer.Context, source: Source = None, path: InventoryPath = None) 
 @app.command()
 def script(source: Source = None, path: InventoryPath = None) -> None:
     """The `--list` format for executable inventories (used by inventory/preau.sh)."""
+    from preau import inventory
+    from preau.output import print_json
+    from preau.sot import open_source
+
     print_json(inventory.script_inventory(open_source(source, path).read()))

@@ -5,29 +5,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from preau import inventory
 from preau.commands.options import DryRun, InventoryPath, Json, Source
-from preau.lab import images as lab_images
-from preau.lab import targets as lab_targets
-from preau.lab import topology as lab_topology
-from preau.lab import twin as lab_twin
-from preau.model import Departement
-from preau.netbox_local.paths import state_root
-from preau.output import print_json
-from preau.sot import open_source
+
+if TYPE_CHECKING:
+    from preau.lab import topology as lab_topology
+    from preau.model import Departement
 
 app = typer.Typer(no_args_is_help=True)
 image_app = typer.Typer(no_args_is_help=True)
 app.add_typer(image_app, name="image", help="Lab host images: build (cached by recipe), list.")
-
-_out = Console()
 
 
 @image_app.command("build")
@@ -38,6 +28,11 @@ def image_build(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if cached.")] = False,
 ) -> None:
     """Build lab images from lab/images/; an image whose recipe is unchanged is not rebuilt."""
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+    from preau.lab import images as lab_images
+    from preau.output import console as _out
+
     planned = lab_images.plan(names or [])
     with Progress(
         SpinnerColumn(),
@@ -76,6 +71,11 @@ def image_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Each image: its recipe tag, whether that tag is built, and its size."""
+    from rich.table import Table
+
+    from preau.lab import images as lab_images
+    from preau.output import console as _out
+
     rows = lab_images.status()
     if as_json:
         payload = [
@@ -115,6 +115,9 @@ def _plan(
     path: InventoryPath = None,
     egress: bool = False,
 ) -> tuple[Departement, lab_topology.LabPlan]:
+    from preau.lab import topology as lab_topology
+    from preau.sot import open_source
+
     dep = open_source(source, path).read()
     plan = lab_topology.plan(
         dep, colleges, pcs=pcs, printers=printers, ent_apps=ent_apps, egress=egress
@@ -141,6 +144,9 @@ def up(
     path: InventoryPath = None,
 ) -> None:
     """Bring the twin up (or repair it) for the chosen collèges; removes lab hosts not chosen."""
+    from preau.lab import twin as lab_twin
+    from preau.output import console as _out
+
     _dep, plan = _plan(college, pcs, printers, ent_apps, source, path, egress)
     if dry_run:
         _plan_table(plan, "would bring up")
@@ -163,6 +169,10 @@ def up(
 
 
 def _plan_table(plan: lab_topology.LabPlan, title: str) -> None:
+    from rich.table import Table
+
+    from preau.output import console as _out
+
     table = Table(title=title)
     table.add_column("host", no_wrap=True)
     table.add_column("role / image")
@@ -181,6 +191,9 @@ def _plan_table(plan: lab_topology.LabPlan, title: str) -> None:
 @app.command("down")
 def down(dry_run: DryRun = False) -> None:
     """Remove every lab container, podman network and the lab switch namespace."""
+    from preau.lab import twin as lab_twin
+    from preau.output import console as _out
+
     if dry_run:
         for item in lab_twin.leftovers():
             _out.print(f"would remove {item}")
@@ -196,6 +209,12 @@ def down(dry_run: DryRun = False) -> None:
 @app.command("status")
 def status(as_json: Json = False) -> None:
     """Each lab host: container state, systemd state, addresses, first hop reachable."""
+    from rich.table import Table
+
+    from preau.lab import twin as lab_twin
+    from preau.output import console as _out
+    from preau.output import print_json
+
     rows = lab_twin.status()
     if as_json:
         print_json([r.as_dict() for r in rows])
@@ -224,6 +243,8 @@ def status(as_json: Json = False) -> None:
 @app.command("shell")
 def shell(host: Annotated[str, typer.Argument(help="Device name (or container name).")]) -> None:
     """An interactive shell in a lab host."""
+    from preau.lab import twin as lab_twin
+
     argv, env = lab_twin.shell_argv(host)
     os.execvpe(argv[0], argv, env)
 
@@ -248,6 +269,12 @@ def lab_inventory(
     Options (source of truth included) default to those of the last `preau lab up`, else to
     `up`'s defaults.
     """
+    from preau import inventory
+    from preau.lab import targets as lab_targets
+    from preau.lab import twin as lab_twin
+    from preau.netbox_local.paths import state_root
+    from preau.output import print_json
+
     last = lab_twin.remembered() or {}
     dep, plan = _plan(
         college or last.get("colleges"),

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
-from preau.deploys import net_apply
+from preau.deploys import CONFIRM_TIMEOUT
 from preau.errors import BadInput
-from preau.model import Departement, Site
-from preau.output import console, print_json
-from preau.render import Rendered, goldens, render_site
-from preau.render.device import file_mode
-from preau.sot import open_source
-from preau.sot.validate import check
+
+if TYPE_CHECKING:
+    from preau.model import Departement, Site
+    from preau.render import Rendered
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -26,9 +23,27 @@ Colleges = Annotated[
 ]
 
 
-def load(source: str | None, path: Path | None) -> Departement:
-    """The département from the source of truth, validated: bad data never reaches a device."""
-    return check(open_source(source, path).read())
+def load(source: str | None, path: Path | None, *, changes: bool = False) -> Departement:
+    """The département from the source of truth, validated: bad data never reaches a device.
+
+    `changes`: the caller changes a device with it, so no fallback to the embedded files.
+    """
+    from preau.sot import open_source
+    from preau.sot.validate import check
+
+    return check(open_source(source, path, changes=changes).read())
+
+
+def router_target(dep: Departement, key: str, where: str) -> Any:
+    """The router's deploy target; the environments that register targets are loaded first.
+
+    preau.lab registers the twin's routers (`--target lab`, and `auto` when the twin runs the
+    router): this layer wires it in, so that preau.deploys never imports the twin.
+    """
+    import preau.lab  # noqa: F401 - registers the twin's target factory
+    from preau.deploys import targets
+
+    return targets.target(dep, key, where)
 
 
 def select(dep: Departement, keys: list[str] | None) -> list[Site]:
@@ -46,6 +61,8 @@ def select(dep: Departement, keys: list[str] | None) -> list[Site]:
 
 def write_device(root: Path, files: Rendered) -> int:
     """Write one device's files under root, removing files it no longer has; count changes."""
+    from preau.render.device import file_mode
+
     changed = 0
     for rel, text in files.items():
         target = root / rel
@@ -76,6 +93,11 @@ def render(
 
     Everything is rendered in memory first: one bad device means nothing is written.
     """
+    from rich.table import Table
+
+    from preau.output import console, print_json
+    from preau.render import render_site
+
     dep = load(source, path)
     rendered = [(site, render_site(dep, site)) for site in select(dep, college)]
     rows: list[dict[str, Any]] = []
@@ -113,6 +135,9 @@ def goldens_(
     ] = False,
 ) -> None:
     """Check (or with --update, regenerate) the golden files under network/*/cases/."""
+    from preau.output import console
+    from preau.verify import goldens
+
     failed = []
     for case in goldens.cases():
         if update:
@@ -147,17 +172,24 @@ def plan(
     path: InventoryPath = None,
     json: Json = False,
 ) -> None:
-    """Unified diff between the rendered router config and what runs on the router."""
+    """Unified diff between the rendered router config and the router's files, and what FRR
+    itself would change to run its file (frr-reload.py --test)."""
+    from preau.deploys import net_apply
+    from preau.output import console, print_json
+
     dep = load(source, path)
-    p = net_apply.plan(dep, net_apply.target(dep, college, target))
+    p = net_apply.plan(dep, router_target(dep, college, target))
     if json:
-        print_json({"device": p.target.device.name, "changed": p.changed, "diff": p.diff})
+        print_json(
+            {"device": p.target.device.name, "changed": p.changed, "drift": p.drift, "diff": p.diff}
+        )
         return
-    if not p.changed:
+    if not p.pending:
         console.print(f"[green]{p.target.device.name}: no difference[/]")
         return
     console.print(p.diff, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"[yellow]{p.target.device.name}: {len(p.changed)} file(s) differ[/]")
+    drift = f"; FRR runs {len(p.drift)} line(s) its file does not say" if p.drift else ""
+    console.print(f"[yellow]{p.target.device.name}: {len(p.changed)} file(s) differ{drift}[/]")
 
 
 @app.command("apply")
@@ -166,23 +198,26 @@ def apply(
     dry_run: DryRun = False,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds the router has to confirm it is healthy.")
-    ] = net_apply.CONFIRM_TIMEOUT,
+    ] = CONFIRM_TIMEOUT,
     target: Target = "auto",
     source: Source = None,
     path: InventoryPath = None,
     json: Json = False,
 ) -> None:
     """Push the router's config (only what differs); roll back if it is not healthy in time."""
-    dep = load(source, path)
-    t = net_apply.target(dep, college, target)
+    from preau.deploys import net_apply
+    from preau.output import console, print_json
+
+    dep = load(source, path, changes=True)
+    t = router_target(dep, college, target)
     report = net_apply.apply(dep, t, dry_run=dry_run, timeout=timeout, say=console.print)
     if json:
         print_json(report.__dict__)
         return
-    if not report.changed:
+    if not report.reloaded:
         console.print(f"[green]{report.device}: nothing to change[/]")
         return
-    files_ = ", ".join(report.changed)
+    files_ = ", ".join(report.changed) or "no file"
     if dry_run:
         console.print(report.diff, markup=False, highlight=False, soft_wrap=True)
         console.print(f"[yellow]dry run: would write {files_}; reload {report.reloaded}[/]")
@@ -204,10 +239,15 @@ def bandwidth(
     json: Json = False,
 ) -> None:
     """Change the uplink shaping live (no flow reset) and record the rate in the source."""
-    src = open_source(source, path)
+    from preau.deploys import net_apply
+    from preau.output import console, print_json
+    from preau.sot import open_source
+    from preau.sot.validate import check
+
+    src = open_source(source, path, changes=True)
     dep = check(src.read())
     mbps = net_apply.parse_rate(rate)
-    t = net_apply.target(dep, college, target)
+    t = router_target(dep, college, target)
     report = net_apply.bandwidth(dep, t, mbps, dry_run=dry_run)
     if not dry_run:
         report.recorded = net_apply.record_commit_rate(

@@ -6,14 +6,8 @@ import json
 import time
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from preau.netbox_local import service
 
 app = typer.Typer(no_args_is_help=True)
-_out = Console()
 
 
 @app.command()
@@ -26,6 +20,11 @@ def up(
     ),
 ) -> None:
     """Start the local NetBox (PostgreSQL, Redis, gunicorn); does nothing if it is healthy."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from preau.netbox_local import service
+    from preau.output import console as _out
+
     started = time.monotonic()
     columns = (
         SpinnerColumn(),
@@ -66,6 +65,9 @@ def down(
     ),
 ) -> None:
     """Stop gunicorn, Redis and PostgreSQL; leave no process behind."""
+    from preau.netbox_local import service
+    from preau.output import console as _out
+
     stopped = service.down(purge=purge)
     what = ", ".join(stopped) if stopped else "nothing was running"
     _out.print(f"stopped: {what}" + ("; state and data deleted" if purge else ""))
@@ -74,6 +76,9 @@ def down(
 @app.command()
 def reset() -> None:
     """Put the NetBox database back to the clean seed (admin user and token kept)."""
+    from preau.netbox_local import service
+    from preau.output import console as _out
+
     started = time.monotonic()
     service.reset()
     _out.print(f"database reset to the seed in {time.monotonic() - started:.2f} s")
@@ -84,6 +89,11 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Show each service of the local NetBox: port, pid, health. Exit 1 when not healthy."""
+    from rich.table import Table
+
+    from preau.netbox_local import service
+    from preau.output import console as _out
+
     st = service.status()
     if as_json:
         typer.echo(json.dumps(st.to_json(), indent=2))

@@ -7,12 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from preau.commands.options import Json
 from preau.errors import BadInput
-from preau.output import console, print_json
-from preau.roster import plan_csv
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -53,6 +50,11 @@ def _state(path: Path | None) -> dict[str, Any]:
 @app.command("plan")
 def plan_(roster: RosterFile, state: StateFile = None, json: Json = False) -> None:
     """Check the whole roster and show the accounts, groups and what an import would change."""
+    from rich.table import Table
+
+    from preau.output import console, print_json
+    from preau.roster import plan_csv
+
     result = plan_csv(_read(roster), _state(state), roster.name).to_dict()
     if json:
         print_json({k: v for k, v in result.items() if k != "state"})

@@ -9,10 +9,6 @@ import typer
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
 from preau.errors import Problem, ValidationFailed
-from preau.output import console, print_json, print_report
-from preau.sot import default_inventory, files, open_source
-from preau.sot.generate import generate as generate_departement
-from preau.sot.validate import problems
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,6 +20,10 @@ def _problem_dict(p: Problem) -> dict[str, object]:
 @app.command()
 def validate(source: Source = None, path: InventoryPath = None, json: Json = False) -> None:
     """Check the whole département; list every problem with its object and field."""
+    from preau.output import console, print_json
+    from preau.sot import open_source
+    from preau.sot.validate import problems
+
     src = open_source(source, path)
     try:
         # every source checks its schema and the model's rules as it reads
@@ -56,6 +56,8 @@ def push(
     json: Json = False,
 ) -> None:
     """Files -> NetBox: make NetBox hold the file source of truth (idempotent, bulk)."""
+    from preau.output import print_json, print_report, write_progress
+    from preau.sot import default_inventory, open_source
     from preau.sot.filesource import FileSource
 
     dep = FileSource(path or default_inventory()).read()
@@ -64,7 +66,14 @@ def push(
         dep = type(dep)(
             **{**dep.__dict__, "colleges": tuple(c for c in dep.colleges if c.slug in keep)}
         )
-    report = open_source("netbox").push(dep, dry_run=dry_run)
+    from preau.sot.netbox import NetBoxSource
+
+    source = open_source("netbox")
+    if isinstance(source, NetBoxSource) and not dry_run:
+        with write_progress("push to NetBox") as progress:
+            report = source.push(dep, dry_run=dry_run, progress=progress)
+    else:
+        report = source.push(dep, dry_run=dry_run)
     if json:
         print_json(report.as_dict())
     else:
@@ -78,6 +87,8 @@ def export(
     json: Json = False,
 ) -> None:
     """NetBox -> files: write the département as the embedded file layout (round-trips)."""
+    from preau.output import print_json, print_report
+    from preau.sot import open_source
     from preau.sot.filesource import FileSource
 
     dep = open_source("netbox").read()
@@ -96,6 +107,10 @@ def generate(
     pcs: Annotated[int, typer.Option(help="PCs per collège.")] = 45,
 ) -> None:
     """A synthetic département (about 60 devices per collège) for benchmarks and scale tests."""
+    from preau.output import console
+    from preau.sot import files
+    from preau.sot.generate import generate as generate_departement
+
     dep = generate_departement(colleges, seed=seed, pcs=pcs)
     written = files.dump(dep, out)
     devices = sum(1 for _ in dep.all_devices())

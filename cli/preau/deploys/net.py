@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import io
+import shlex
 import tarfile
 from collections.abc import Iterable
 
 from pyinfra.api import FactBase, deploy
 from pyinfra.operations import files, server
+
+from preau.model.services import UPLINK_SHAPING
 
 # A changed file -> the command that makes the running router use it. Order matters: links
 # and forwarding first, then the firewall (before routing announces anything), then services.
@@ -72,19 +75,77 @@ def units_to_reload(changed: Iterable[str]) -> list[str]:
 
 
 # A container's /proc/sys is read-only: the twin sets forwarding from outside (preau lab up),
-# so in the lab the sysctl step only checks that it holds.
+# so there the sysctl step only checks that it holds.
 LAB_SYSCTL = "grep -qx 1 /proc/sys/net/ipv4/ip_forward"
 
 
-def reload_command(unit: str, changed: Iterable[str], lab: bool = False) -> str:
+def reload_command(unit: str, changed: Iterable[str], sysctl_readonly: bool = False) -> str:
     changed = set(changed)
     if unit == "frr" and "etc/frr/daemons" in changed:
         return FRR_RESTART
     if unit == "networkd" and any(p.startswith("etc/systemd/networkd.conf.d/") for p in changed):
         return NETWORKD_RESTART
-    if unit == "sysctl" and lab:
+    if unit == "sysctl" and sysctl_readonly:
         return LAB_SYSCTL
     return next(cmd for name, _, cmd in RELOADS if name == unit)
+
+
+# --- the on-device rollback (commit confirmed) -----------------------------------------------
+# Before a push the router snapshots the files about to change and arms a transient systemd
+# timer that restores them and reloads: if preau never confirms (the change cut the path it
+# would confirm over, or preau died), the router goes back on its own. Confirming stops it.
+ROLLBACK_DIR = "/var/lib/preau/rollback"
+ROLLBACK_UNIT = "preau-rollback"
+ROLLBACK_SNAPSHOT = f"{ROLLBACK_DIR}/previous.tar"
+ROLLBACK_SCRIPT = f"{ROLLBACK_DIR}/restore.sh"
+# What `systemctl` says of a timer that is not armed (any more).
+DISARM = (
+    f"systemctl stop {ROLLBACK_UNIT}.timer 2>/dev/null; "
+    f"systemctl reset-failed {ROLLBACK_UNIT}.timer {ROLLBACK_UNIT}.service 2>/dev/null; true"
+)
+ROLLBACK_NOW = f"systemctl start {ROLLBACK_UNIT}.service"
+ROLLBACK_STATE = f"systemctl is-active {ROLLBACK_UNIT}.timer 2>/dev/null || true"
+
+
+def rollback_script(existing: list[str], new: list[str], reloads: list[tuple[str, str]]) -> str:
+    """The script the router runs to put back its previous files (snapshot) and reload them."""
+    lines = [
+        "#!/bin/sh",
+        "# preau: restore the configuration in place before the last push (commit confirmed).",
+        "set -u",
+        "cd /",
+        f"logger -t {ROLLBACK_UNIT} 'not confirmed in time: restoring the previous configuration'",
+    ]
+    if existing:
+        lines.append(f"tar -C / -xpf {ROLLBACK_SNAPSHOT}")
+    if new:
+        lines.append("rm -f " + " ".join(shlex.quote(f"/{p}") for p in new))
+    status = "rc=0"
+    lines.append(status)
+    for unit, command in reloads:
+        lines.append(
+            f"( {command} ) || {{ rc=1; logger -t {ROLLBACK_UNIT} 'reload {unit} failed'; }}"
+        )
+    lines.append(f'logger -t {ROLLBACK_UNIT} "restored (reloads exit $rc)"')
+    lines.append("exit $rc")
+    return "\n".join(lines) + "\n"
+
+
+PREPARE_ROLLBACK = f"{DISARM}; mkdir -p {ROLLBACK_DIR} && chmod 700 {ROLLBACK_DIR}"
+
+
+def arm_commands(existing: list[str], seconds: int) -> list[str]:
+    """Snapshot the current files, then arm the rollback timer for `seconds`."""
+    snap = (
+        f"tar -C / -cpf {ROLLBACK_SNAPSHOT} " + " ".join(shlex.quote(p) for p in existing)
+        if existing
+        else f"rm -f {ROLLBACK_SNAPSHOT}"
+    )
+    return [
+        snap,
+        f"systemd-run --quiet --unit={ROLLBACK_UNIT} --on-active={int(seconds)}s "
+        f"--timer-property=AccuracySec=1s /bin/sh {ROLLBACK_SCRIPT}",
+    ]
 
 
 class ConfigFiles(FactBase):
@@ -92,7 +153,7 @@ class ConfigFiles(FactBase):
 
     def command(self, paths: list[str]) -> str:
         # tar skips missing files with a warning on stderr; base64 keeps the output one line
-        quoted = " ".join(f"'{p}'" for p in paths)
+        quoted = " ".join(shlex.quote(p) for p in paths)
         return f"cd / && tar -cf - --ignore-failed-read {quoted} 2>/dev/null | base64 -w0; echo"
 
     def requires_command(self, *args: object, **kwargs: object) -> str:
@@ -129,12 +190,29 @@ def router_config(
     put: dict[str, tuple[str, int]],
     remove: list[str],
     reloads: list[tuple[str, str]],
+    arm: tuple[list[str], int] | None = None,
 ) -> None:
     """Write `put` ({path: (text, mode)}), delete `remove`, then run each (unit, command).
 
+    With `arm` (the paths that exist now, seconds), first snapshot them on the router and arm
+    its rollback timer, so the router restores them by itself unless the push is confirmed.
     The files travel as one archive: each file operation is a round trip to the host, and a
     router has about twenty files.
     """
+    if arm is not None:
+        existing, seconds = arm
+        new = [p for p in put if p not in existing]
+        server.shell(name="disarm any earlier rollback", commands=[PREPARE_ROLLBACK])
+        files.put(
+            name="write the rollback script",
+            src=io.StringIO(rollback_script(existing, new, reloads)),
+            dest=ROLLBACK_SCRIPT,
+            mode="700",
+        )
+        server.shell(
+            name=f"snapshot {len(existing)} file(s), arm the rollback in {seconds} s",
+            commands=arm_commands(existing, seconds),
+        )
     steps = []
     if put:
         files.put(
@@ -145,7 +223,7 @@ def router_config(
         )
         steps.append(f"tar -C / -xpf {ARCHIVE} && rm -f {ARCHIVE}")
     if remove:
-        steps.append("rm -f " + " ".join(f"'/{p}'" for p in remove))
+        steps.append("rm -f " + " ".join(shlex.quote(f"/{p}") for p in remove))
     if steps:
         server.shell(name=f"write {len(put)} file(s), remove {len(remove)}", commands=steps)
     for unit, command in reloads:
@@ -155,11 +233,12 @@ def router_config(
 @deploy("preau: change the uplink shaping rate live")
 def shaping_rate(ifname: str, rate: str, quantum: int, script: str) -> None:
     """`tc class change` keeps every flow; the script is rewritten so a reboot keeps the rate."""
+    dev, rate_ = shlex.quote(ifname), shlex.quote(rate)
     server.shell(
         name=f"tc class change {ifname} {rate}",
         commands=[
-            f"tc class change dev {ifname} parent 1: classid 1:10 htb rate {rate} ceil {rate} "
-            f"quantum {quantum}"
+            f"tc class change dev {dev} parent {UPLINK_SHAPING.root} "
+            f"classid {UPLINK_SHAPING.classid} htb rate {rate_} ceil {rate_} quantum {int(quantum)}"
         ],
     )
     files.put(

@@ -1,44 +1,62 @@
-"""Plan, apply (with commit-confirm rollback) and live bandwidth changes on a site router.
+"""Plan, apply (commit confirmed, rolled back by the router itself) and live bandwidth changes.
 
-- `plan`: render the router's files, read the same files from the router, diff them.
-- `apply`: push only the files that differ and reload only the units they feed; then confirm
-  the router is healthy (answers ping on its uplink, routing session up and announcing the
-  site) within a deadline, else put the previous files back, reload again and raise RolledBack.
+- `plan`: render the router's files, read the same files from the router, diff them; and ask
+  FRR itself whether what runs differs from its file (`frr-reload.py --test`).
+- `apply`: the router snapshots the files about to change and arms a rollback timer (a
+  transient systemd timer, as Junos' `commit confirmed`); preau pushes only the files that
+  differ and reloads only the units they feed; then polls the router's health until it passes
+  or the deadline. Healthy: the timer is cancelled. Not healthy: preau triggers the rollback
+  at once; if it cannot reach the router any more, the router's timer restores the previous
+  files by itself. Either way RolledBack is raised.
 - `bandwidth`: `tc class change` of the uplink class (no flow is reset) and the new commit rate
   recorded in the source of truth.
 
-The router is reached with pyinfra: the twin's container through pyinfra's podman connector
-when the twin runs it, otherwise SSH to the router's management address.
+Where the router is comes from preau.deploys.targets (SSH by default; the twin registers its
+own target): nothing here knows which environment it runs in.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import math
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from netaddr import IPAddress
 from pyinfra.facts.server import Command
 
+from preau.deploys import CONFIRM_TIMEOUT
 from preau.deploys.net import (
+    DISARM,
+    ROLLBACK_NOW,
+    ROLLBACK_UNIT,
     ConfigFiles,
     reload_command,
     router_config,
     shaping_rate,
     units_to_reload,
 )
+from preau.deploys.targets import Target, router_of, target
 from preau.engines import pyinfra as engine
 from preau.errors import BadInput, PreauError, ServiceError
-from preau.model import Departement, Device, Site
-from preau.render import Options, render_device
+from preau.model import Departement, Site
+from preau.model.services import UPLINK_SHAPING
+from preau.render import render_device
 from preau.render.context import HTB_QUANTUM
 from preau.render.device import file_mode
-from preau.render.lab import render_core
+from preau.render.ifnames import check_ifname
 
-CONFIRM_TIMEOUT = 30.0
+__all__ = ["Target", "router_of", "target"]
+
+# The router's own timer fires this long after the confirm deadline: time for the push itself
+# and for preau to cancel it once healthy. Past it, the router restores without preau.
+ROLLBACK_GRACE = 30
+PROBE_INTERVAL = 1.0
+FRR_CONF = "etc/frr/frr.conf"
+FRR_RELOAD = "/usr/lib/frr/frr-reload.py"
 Say = Callable[[str], None]
 
 
@@ -50,76 +68,6 @@ class RolledBack(PreauError):
     """The pushed configuration failed its health check; the previous one was restored."""
 
 
-# --- where the router is -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """How to reach a router: its pyinfra host name and whether it is the twin's container."""
-
-    site: Site
-    device: Device
-    host: str
-    lab: bool
-    core_container: str | None = None
-
-    @property
-    def hosts(self) -> list[engine.Host]:
-        return [(self.host, {})]
-
-    @property
-    def env(self) -> dict[str, str]:
-        if not self.lab:
-            return {}
-        from preau.lab import podman
-
-        return {"CONTAINERS_CONF": podman.env()["CONTAINERS_CONF"]}
-
-    @property
-    def options(self) -> Options:
-        # The twin has no 802.1Q: one veth per VLAN, same names (see preau.lab.topology).
-        return Options(dot1q=not self.lab)
-
-
-def router_of(dep: Departement, key: str) -> tuple[Site, Device]:
-    site = dep.college(key) or dep.site(key)
-    if site is None:
-        raise BadInput(f"--college {key}: no collège or site with this slug or UAI")
-    if site.router is None:
-        raise BadInput(f"site {site.slug}: devices: no router to configure")
-    return site, site.router
-
-
-def _lab_running() -> dict[str, Any]:
-    try:
-        from preau.lab import twin
-
-        return twin.lab_containers()
-    except ServiceError:
-        return {}
-
-
-def target(dep: Departement, key: str, where: str = "auto") -> Target:
-    """The router of collège `key`: in the twin if it runs there (or where='lab'), else SSH."""
-    site, device = router_of(dep, key)
-    if where not in ("auto", "lab", "ssh"):
-        raise BadInput(f"--target {where}: use auto, lab or ssh")
-    if where in ("auto", "lab"):
-        from preau.lab.topology import CORE_NAME, container_name
-
-        running = _lab_running()
-        name = container_name(device.name)
-        if name in running and running[name].state == "running":
-            core = container_name(CORE_NAME)
-            return Target(site, device, f"@podman/{name}", True, core if core in running else None)
-        if where == "lab":
-            raise BadInput(f"device {device.name}: not running in the twin (`preau lab up`)")
-    mgmt = next((i for i in device.interfaces if i.vlan == "management" and i.address), None)
-    if mgmt is None or mgmt.address is None:
-        raise BadInput(f"device {device.name}: interfaces: no management address to SSH to")
-    return Target(site, device, str(mgmt.address.ip), False)
-
-
 # --- plan --------------------------------------------------------------------------------------
 
 
@@ -129,6 +77,13 @@ class Plan:
     rendered: dict[str, str]
     current: dict[str, str]
     changed: list[str] = field(default_factory=list)
+    # FRR's own view: what `frr-reload.py --test` would change to make the running
+    # configuration match /etc/frr/frr.conf (empty: FRR runs what its file says)
+    drift: list[str] = field(default_factory=list)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.changed or self.drift)
 
     @property
     def diff(self) -> str:
@@ -142,21 +97,59 @@ class Plan:
                 else "/dev/null",
                 tofile=f"rendered:/{path}",
             )
+        if self.drift:
+            out.append(
+                f"# {self.target.device.name}: FRR's running configuration differs from "
+                f"/{FRR_CONF} (frr-reload.py --test):\n"
+            )
+            out += [f"{line}\n" for line in self.drift]
         return "".join(out)
 
 
 def read_files(t: Target, paths: list[str]) -> dict[str, str]:
-    got = engine.facts(t.hosts, ConfigFiles, paths, env=t.env)
+    got = engine.facts(t.hosts, ConfigFiles, paths, env=dict(t.env))
     return dict(next(iter(got.values())) or {})
 
 
+_RELOAD_HEADERS = ("Lines To Delete", "Lines To Add", "===")
+
+
+def parse_frr_test(output: str) -> list[str]:
+    """The changes `frr-reload.py --test` lists ('- line' to delete, '+ line' to add)."""
+    out: list[str] = []
+    sign = ""
+    for raw in output.splitlines():
+        line = raw.rstrip()
+        if line.startswith("Lines To Delete"):
+            sign = "-"
+        elif line.startswith("Lines To Add"):
+            sign = "+"
+        elif line.strip() and not line.startswith(_RELOAD_HEADERS) and sign:
+            out.append(f"{sign} {line}")
+    return out
+
+
+def frr_drift(t: Target) -> list[str]:
+    """What FRR would change to run /etc/frr/frr.conf (nothing if FRR or the tool is absent)."""
+    raw = _shell(
+        t,
+        f"if [ -x {FRR_RELOAD} ] && [ -f /{FRR_CONF} ] && systemctl is-active -q frr; then "
+        f"{FRR_RELOAD} --test --stdout /{FRR_CONF} 2>&1 || echo '@@failed'; fi",
+    )
+    if "@@failed" in raw:
+        raise ServiceError(f"device {t.device.name}: frr-reload.py --test failed: {raw.strip()}")
+    return parse_frr_test(raw)
+
+
 def plan(dep: Departement, t: Target) -> Plan:
-    """What `apply` would change on the router: the files that differ, with a unified diff."""
+    """What `apply` would change on the router: the files that differ, and FRR's own drift."""
     site, device = router_of(dep, t.site.slug)  # this département's version of the site
     rendered = render_device(dep, site, device, t.options)
     current = read_files(t, list(rendered))
     changed = [p for p in rendered if current.get(p) != rendered[p]]
-    return Plan(t, rendered, current, changed)
+    # When frr.conf itself changes, the reload after the push converges FRR anyway.
+    drift = frr_drift(t) if FRR_CONF in rendered and FRR_CONF not in changed else []
+    return Plan(t, rendered, current, changed, drift)
 
 
 # --- apply -------------------------------------------------------------------------------------
@@ -172,22 +165,38 @@ class ApplyReport:
     diff: str = ""
 
 
-def _push(t: Target, put: dict[str, str], remove: list[str], changed: list[str]) -> list[str]:
-    units = units_to_reload(changed)
+def reloads_for(t: Target, changed: list[str]) -> list[tuple[str, str]]:
+    return [(u, reload_command(u, changed, t.sysctl_readonly)) for u in units_to_reload(changed)]
+
+
+def push(
+    t: Target,
+    put: dict[str, str],
+    remove: list[str],
+    changed: list[str],
+    arm: tuple[list[str], int] | None = None,
+) -> list[str]:
+    """Write `put`, delete `remove`, reload what `changed` feeds; with `arm`, rollback first."""
+    reloads = reloads_for(t, changed)
     engine.run(
         t.hosts,
         router_config,
         put={p: (text, file_mode(p)) for p, text in put.items()},
         remove=remove,
-        reloads=[(u, reload_command(u, changed, t.lab)) for u in units],
-        env=t.env,
+        reloads=reloads,
+        arm=arm,
+        env=dict(t.env),
     )
-    return units
+    return [u for u, _ in reloads]
 
 
 def _shell(t: Target, command: str) -> str:
-    got = engine.facts(t.hosts, Command, command, env=t.env)
+    got = engine.facts(t.hosts, Command, command, env=dict(t.env))
     return str(next(iter(got.values())) or "")
+
+
+def _vtysh(command: str) -> str:
+    return f"vtysh -c {shlex.quote(command)} 2>/dev/null"
 
 
 def health(dep: Departement, t: Target) -> list[str]:
@@ -199,9 +208,8 @@ def health(dep: Departement, t: Target) -> list[str]:
     if dep.routing.protocol == "bgp":
         raw = _shell(
             t,
-            f"vtysh -c 'show bgp neighbors {peer} json' 2>/dev/null; echo '@@'; "
-            f"vtysh -c 'show bgp ipv4 unicast neighbors {peer} advertised-routes json' 2>/dev/null"
-            " || true",
+            f"{_vtysh(f'show bgp neighbors {peer} json')}; echo '@@'; "
+            f"{_vtysh(f'show bgp ipv4 unicast neighbors {peer} advertised-routes json')} || true",
         )
         state_raw, _, adv_raw = raw.partition("@@")
         state = _json(state_raw).get(peer, {}).get("bgpState", "down")
@@ -212,12 +220,14 @@ def health(dep: Departement, t: Target) -> list[str]:
             if str(t.site.container) not in advertised:
                 problems.append(f"{t.site.container} is not announced to the core")
     else:
-        raw = _shell(t, "vtysh -c 'show ip ospf neighbor json' 2>/dev/null || true")
+        raw = _shell(t, f"{_vtysh('show ip ospf neighbor json')} || true")
         neighbours = _json(raw).get("neighbors", {})
         states = [n.get("nbrState", n.get("state", "")) for ns in neighbours.values() for n in ns]
         if not any(s.startswith("Full") for s in states):
             problems.append(f"no OSPF adjacency with the core ({', '.join(states) or 'none'})")
-    if not _answers(t, circuit.site_address):
+    # Outside the twin the health commands themselves travel over the management path: getting
+    # their answer is the proof that the router still answers.
+    if t.probe is not None and not t.probe(circuit.site_address):
         problems.append(f"the router does not answer ping on {circuit.site_address}")
     return problems
 
@@ -230,62 +240,57 @@ def _json(raw: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _answers(t: Target, address: IPAddress) -> bool:
-    """Ping the router's uplink address from the twin's core, as the provider would.
-
-    Outside the twin the health commands themselves travel over SSH to the router: getting
-    their answer is the proof that it still answers.
-    """
-    if not (t.lab and t.core_container):
-        return True
-    from preau.lab import podman
-
-    proc = podman.run("exec", t.core_container, "ping", "-c1", "-W1", str(address), check=False)
-    return proc.returncode == 0
-
-
 def confirm(dep: Departement, t: Target, timeout: float) -> tuple[float | None, list[str]]:
-    """Poll health until it passes (seconds taken) or the deadline (None, last problems)."""
+    """Poll health until it passes (seconds taken) or the deadline (None, last problems).
+
+    A probe that fails, or cannot reach the router (a reload may cut the path for a moment),
+    is one failed probe: polling goes on until the deadline.
+    """
     start = time.monotonic()
     problems: list[str] = ["not checked"]
-    while time.monotonic() - start < timeout:
-        problems = health(dep, t)
+    while True:
+        try:
+            problems = health(dep, t)
+        except ServiceError as exc:
+            problems = [str(exc)]
         if not problems:
             return time.monotonic() - start, []
-        time.sleep(1.0)
-    return None, problems
+        if time.monotonic() - start + PROBE_INTERVAL >= timeout:
+            return None, problems
+        time.sleep(PROBE_INTERVAL)
 
 
-def ensure_lab_core(dep: Departement, t: Target, say: Say = _quiet) -> None:
-    """In the twin, make sure the core stand-in peers with this site's router.
+def rollback_after(timeout: float) -> int:
+    """Seconds after arming at which the router restores by itself."""
+    return math.ceil(timeout) + ROLLBACK_GRACE
 
-    The provider's core does not change when we push a collège, so neither does the twin's:
-    it is configured from the model only when it does not know the site yet.
-    """
-    if not t.lab or not t.core_container:
-        return
-    from preau.lab import twin
-    from preau.lab.topology import LABEL_ROLE, LABEL_SITE, core_ifname
 
-    core = Target(t.site, t.device, f"@podman/{t.core_container}", True)
-    current = read_files(core, ["etc/frr/frr.conf"]).get("etc/frr/frr.conf", "")
-    assert t.site.circuit is not None
-    knows = (
-        f"neighbor {t.site.circuit.site_address} remote-as"
-        if dep.routing.protocol == "bgp"
-        else f"interface {core_ifname(t.site)}"
-    )
-    if knows in current:
-        return
-    slugs = {
-        c.labels.get(LABEL_SITE)
-        for c in twin.lab_containers().values()
-        if c.labels.get(LABEL_ROLE) == "router"
-    }
-    sites = [s for s in dep.sites if s.slug in slugs]
-    files = render_core(dep, sites)
-    say(f"configuring the twin's core for {len(sites)} site(s)")
-    _push(core, files, [], list(files))
+def push_armed(dep: Departement, t: Target, p: Plan, seconds: int) -> list[str]:
+    """Arm the router's rollback (`seconds`), then push what `p` found different."""
+    existing = [path for path in p.changed if path in p.current]
+    changed = p.changed or ([FRR_CONF] if p.drift else [])
+    return push(t, {path: p.rendered[path] for path in p.changed}, [], changed, (existing, seconds))
+
+
+def disarm(t: Target) -> None:
+    """Cancel the router's rollback: the push is confirmed."""
+    _shell(t, DISARM)
+
+
+def rollback_now(t: Target, wait: float = 60.0) -> bool:
+    """Have the router run its rollback now and wait for it; False if it cannot be reached."""
+    try:
+        _shell(t, f"{ROLLBACK_NOW}; systemctl stop {ROLLBACK_UNIT}.timer 2>/dev/null; true")
+        start = time.monotonic()
+        while time.monotonic() - start < wait:
+            state = _shell(t, f"systemctl is-active {ROLLBACK_UNIT}.service || true").strip()
+            if state not in ("active", "activating"):
+                _shell(t, DISARM)
+                return True
+            time.sleep(0.5)
+    except ServiceError:
+        return False
+    return True
 
 
 def apply(
@@ -298,26 +303,44 @@ def apply(
 ) -> ApplyReport:
     """Push what differs; keep it only if the router confirms healthy within `timeout`."""
     p = plan(dep, t)
-    report = ApplyReport(t.device.name, dry_run, p.changed, units_to_reload(p.changed), diff=p.diff)
-    if dry_run or not p.changed:
+    changed = p.changed or ([FRR_CONF] if p.drift else [])
+    report = ApplyReport(t.device.name, dry_run, p.changed, units_to_reload(changed), diff=p.diff)
+    if dry_run or not p.pending:
         return report
-    ensure_lab_core(dep, t, say)
-    say(f"pushing {len(p.changed)} file(s), reloading {', '.join(report.reloaded) or 'nothing'}")
+    if t.prepare is not None:
+        t.prepare(dep, t, say)
+    seconds = rollback_after(timeout)
+    say(
+        f"pushing {len(p.changed)} file(s), reloading {', '.join(report.reloaded) or 'nothing'}"
+        f" (the router rolls back by itself in {seconds} s unless confirmed)"
+    )
     try:
-        _push(t, {path: p.rendered[path] for path in p.changed}, [], p.changed)
-        took, problems = confirm(dep, t, timeout)
+        push_armed(dep, t, p, seconds)
     except ServiceError as exc:
         took, problems = None, [str(exc)]
+    else:
+        took, problems = confirm(dep, t, timeout)
     if took is not None:
+        try:
+            disarm(t)
+        except ServiceError as exc:
+            raise ServiceError(
+                f"device {t.device.name}: healthy after {took:.1f} s but the rollback timer "
+                f"could not be cancelled ({exc}): the router restores its previous files "
+                f"{seconds} s after the push unless `preau net apply` is run again"
+            ) from exc
         report.confirmed_in = took
         return report
     say(f"health check failed ({'; '.join(problems)}): restoring the previous files")
-    previous = {path: p.current[path] for path in p.changed if path in p.current}
-    new = [path for path in p.changed if path not in p.current]
-    _push(t, previous, new, p.changed)
+    how = (
+        "the previous files were restored and reloaded"
+        if rollback_now(t)
+        else f"the router could not be reached: its own timer restores the previous files "
+        f"{seconds} s after the push"
+    )
     raise RolledBack(
         f"device {t.device.name}: the new configuration failed its check within {timeout:.0f} s "
-        f"({'; '.join(problems)}); the previous files were restored and reloaded"
+        f"({'; '.join(problems)}); {how}"
     )
 
 
@@ -366,10 +389,13 @@ def bandwidth(dep: Departement, t: Target, mbps: int, *, dry_run: bool = False) 
     site = new_dep.college(t.site.slug) or new_dep.site(t.site.slug)
     assert site is not None and site.router is not None
     script = render_device(new_dep, site, site.router, t.options)["usr/local/sbin/preau-shaping"]
-    uplink = next(
-        i.name
-        for i in site.router.interfaces
-        if i.address is not None and i.address.ip == circuit.site_address
+    uplink = check_ifname(
+        site.router.name,
+        next(
+            i.name
+            for i in site.router.interfaces
+            if i.address is not None and i.address.ip == circuit.site_address
+        ),
     )
     engine.run(
         t.hosts,
@@ -378,14 +404,15 @@ def bandwidth(dep: Departement, t: Target, mbps: int, *, dry_run: bool = False) 
         rate=f"{mbps}mbit",
         quantum=HTB_QUANTUM,
         script=script,
-        env=t.env,
+        env=dict(t.env),
     )
     return report
 
 
 def live_rate(t: Target, ifname: str = "wan0") -> str:
     """The rate of the uplink class as tc reports it (e.g. '20Mbit')."""
-    out = _shell(t, f"tc class show dev {ifname} classid 1:10")
+    dev = shlex.quote(check_ifname(t.device.name, ifname))
+    out = _shell(t, f"tc class show dev {dev} classid {UPLINK_SHAPING.classid}")
     words = out.split()
     return words[words.index("rate") + 1] if "rate" in words else ""
 

@@ -6,9 +6,10 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console  # imported when a journal is made: the CLI starts fast
 
 DEFAULT = Path(os.environ.get("PREAU_ENT_LOG", "build/ent/decisions.jsonl"))
 
@@ -28,7 +29,11 @@ class Journal:
         self, path: Path | None = DEFAULT, console: Console | None = None, quiet: bool = False
     ):
         self.path = path
-        self.console = console or Console(stderr=True)
+        if console is None:
+            from rich.console import Console
+
+            console = Console(stderr=True)
+        self.console = console
         self.quiet = quiet
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ class NetUplink:
         from preau.sot import open_source
         from preau.sot.validate import check
 
-        src = open_source(self.source, self.path)
+        src = open_source(self.source, self.path, changes=True)  # it changes the router
         dep = check(src.read())
         key = self.site_key
         if key is None:

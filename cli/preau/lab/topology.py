@@ -68,7 +68,8 @@ LABEL_SPEC = "preau.spec"
 IMAGE_FOR_ROLE = {
     "router": "router",
     "core": "router",
-    "file-server": "server",
+    # the server image plus samba-ad-dc: the file server may be the collège's AD DC
+    "file-server": "dc",
     "app-server": "server",
     "pc": "pc",
     # an IPP Everywhere printer (ippeveprinter) from boot, as roles/app_server's queues expect
@@ -84,11 +85,19 @@ ROUTER_ROLES = ("router", "core")
 ROUTER_CAPS = ("NET_ADMIN", "NET_RAW", "SYS_ADMIN")
 # roles/common loads each server's own nftables firewall (as its molecule scenario does).
 SERVER_CAPS = ("NET_ADMIN",)
+# The file server may be the collège's AD DC (roles/file_server, file_server_domain: ad): Samba
+# stores the sysvol's NT ACLs in security.* extended attributes, which the kernel lets only a
+# process with CAP_SYS_ADMIN write; without it `samba-tool domain provision` fails with
+# "set_nt_acl_no_snum: fset_nt_acl returned NT_STATUS_ACCESS_DENIED" (lab/README.md).
+FILE_SERVER_CAPS = (*SERVER_CAPS, "SYS_ADMIN")
 SERVER_ROLES = ("file-server", "app-server")
 DATACENTRE_ROLES = ("load-balancer", "database", "portal-app")
 # HAProxy sizes its file descriptors from its maxconn and refuses to start under 1024 (the
 # lab's default, lab/containers.conf); the ENT hosts get what the role's molecule platforms get.
 DATACENTRE_ULIMITS = ("nofile=4096:4096", "nproc=4096:4096")
+# samba-ad-dc.service sets LimitNOFILE=16384; systemd cannot raise it past the container's hard
+# limit (no CAP_SYS_RESOURCE here) and the unit would fail: the file server gets that limit.
+FILE_SERVER_ULIMITS = ("nofile=16384:16384", "nproc=4096:4096")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +170,15 @@ class LabHost:
         """Capabilities added to the container."""
         if self.is_router:
             return ROUTER_CAPS
+        if self.role == "file-server":
+            return FILE_SERVER_CAPS
         return SERVER_CAPS if self.role in SERVER_ROLES else ()
 
     @property
     def ulimits(self) -> tuple[str, ...]:
         """Limits other than the lab's default ones."""
+        if self.role == "file-server":
+            return FILE_SERVER_ULIMITS
         return DATACENTRE_ULIMITS if self.role in DATACENTRE_ROLES else ()
 
     def nic(self, ifname: str) -> Nic | None:

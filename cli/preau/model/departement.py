@@ -73,7 +73,8 @@ class Services:
     dns: tuple[IPAddress, ...]
     ntp: tuple[IPAddress, ...]
     proxy: str | None = None
-    # The département's upstream resolvers, that the data centre's resolver forwards to.
+    # Resolvers outside the département (the provider's, the académie's): the département's own
+    # resolvers forward every name they are not authoritative for to these.
     upstream_dns: tuple[IPAddress, ...] = ()
 
 

@@ -1,15 +1,17 @@
 """Facts derived from the model that every layer needs: one place, so they never disagree.
 
-Gateways, DHCP scopes with their reservations, the PXE/print/file servers a zone uses.
-The network templates, the Ansible inventory and the lab all read these.
+Gateways, DHCP scopes with their reservations, the boot and time servers a zone's lease names
+(from the services' declarations). The network templates, the Ansible inventory and the lab
+all read these.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netaddr import IPAddress, IPNetwork
+from netaddr import IPAddress
 
+from preau.model import services
 from preau.model.addressing import dhcp_pool, gateway_address
 from preau.model.departement import DHCP_VLAN_ROLES, Departement, Device, Site, SiteVlan
 
@@ -33,8 +35,10 @@ class DhcpScope:
     pool_start: IPAddress
     pool_end: IPAddress
     reservations: tuple[Reservation, ...]
-    # The app server that serves PXE boot files to this zone, if any.
-    pxe_server: IPAddress | None
+    # The server the zone's PCs boot from (TFTP loader, then HTTP), if the zone may reach one.
+    boot_server: IPAddress | None
+    # The time server the lease names: the collège's own, where the zone may reach it.
+    ntp_server: IPAddress | None
 
 
 def gateway(site: Site, role: str) -> IPAddress:
@@ -83,11 +87,12 @@ def reservations(site: Site) -> list[Reservation]:
 
 
 def dhcp_scopes(dep: Departement, site: Site) -> list[DhcpScope]:
-    """One scope per DHCP-served VLAN of the site, with its reservations and PXE server."""
+    """One scope per DHCP-served VLAN of the site, with its reservations, boot and time server."""
     by_vlan: dict[str, list[Reservation]] = {}
     for res in reservations(site):
         by_vlan.setdefault(res.vlan, []).append(res)
-    pxe = server_address(site, "app-server")
+    boot = server_address(site, services.TFTP.host_role)
+    ntp = server_address(site, services.TIME.host_role)
     scopes = []
     for vlan in dep.site_vlans(site):
         if vlan.role not in DHCP_VLAN_ROLES:
@@ -100,12 +105,8 @@ def dhcp_scopes(dep: Departement, site: Site) -> list[DhcpScope]:
                 pool_start=start,
                 pool_end=end,
                 reservations=tuple(by_vlan.get(vlan.role, ())),
-                pxe_server=pxe if vlan.role in ("admin", "teaching") else None,
+                boot_server=boot if vlan.role in services.TFTP.zones else None,
+                ntp_server=ntp if vlan.role in services.TIME.zones else None,
             )
         )
     return scopes
-
-
-def routed_prefixes(site: Site) -> list[IPNetwork]:
-    """What a site announces to the core: its container (one summary per collège)."""
-    return [site.container]

@@ -13,17 +13,16 @@ from typing import Any
 from netaddr import IPAddress
 
 from preau.errors import Problem, ValidationFailed
-from preau.model import College, Departement, Device, Interface, Site
+from preau.model import College, Departement, Device, Interface, Site, services
 from preau.model.facts import dhcp_scopes, gateway
+from preau.model.services import TFTP
 from preau.render import firewall, ports
+from preau.render.ifnames import check_device_ifnames
 
 # Which device each platform's templates configure: one entry template per platform.
 PLATFORM_ROLES = {"linux": "router", "ios": "access-switch", "junos": "cpe"}
 NETWORK_ROLES = frozenset(PLATFORM_ROLES.values())
 
-# PXE boot files the app server's TFTP root holds (the PC image role puts them there).
-PXE_BIOS_FILE = "pxelinux.0"
-PXE_UEFI_FILE = "bootx64.efi"
 DHCP_LEASE = "12h"
 HTB_QUANTUM = 1514
 OSPF_AREA = "0.0.0.0"
@@ -131,6 +130,15 @@ def _uplink(site: Site, device: Device) -> tuple[Interface | None, list[Problem]
     return itf, []
 
 
+def _addresses(site: Site, role: str) -> list[str]:
+    """The addresses of the site's devices with this role (a service's servers)."""
+    out = []
+    for device in site.devices_by_role(role):
+        if device.primary_address is not None:
+            out.append(str(device.primary_address.ip))
+    return out
+
+
 def _mbit(rate_mbps: int) -> str:
     return f"{rate_mbps}mbit"
 
@@ -140,6 +148,8 @@ def linux_router(
 ) -> dict[str, Any]:
     """Context for the linux router templates (FRR, networkd, nftables, dnsmasq, tc)."""
     options = options or Options()
+    # names reach file names, nftables rules and shell commands: refuse odd ones first
+    check_device_ifnames(device)
     problems = _site_vlans(dep, site, device)
     uplink, more = _uplink(site, device)
     problems += more
@@ -192,10 +202,14 @@ def linux_router(
         else []
     )
     # A router whose own address is a département resolver (the data centre's) answers DNS
-    # for every collège: it listens on the uplink and forwards only to the other resolvers.
+    # for every collège: it listens on the uplink and forwards outside names to the
+    # département's upstream resolvers (else to its other resolvers); a collège router
+    # forwards to the département's resolvers.
     own = {IPAddress(v["address"].split("/")[0]) for v in vlans}
     serves_dns = any(a in own for a in dep.services.dns)
     upstream = [str(a) for a in dep.services.dns if a not in own]
+    if serves_dns and dep.services.upstream_dns:
+        upstream = [str(a) for a in dep.services.upstream_dns]
     policy = firewall.DATACENTRE_POLICY if site.kind == "datacentre" else firewall.COLLEGE_POLICY
     ntp = [str(a) for a in dep.services.ntp]
     chains = []
@@ -209,6 +223,13 @@ def linux_router(
                 continue
             if allow.to_ent and not ent:
                 continue
+            if allow.to_role is not None:
+                to_role = _addresses(site, allow.to_role)
+                if not to_role:
+                    continue  # no such server at this site: nothing to open
+                daddr = to_role
+            else:
+                daddr = ent if allow.to_ent else (ntp if allow.to_ntp else [])
             rules.append(
                 {
                     "oifname": uplink.name if allow.dst == firewall.WAN else by_zone[allow.dst],
@@ -216,9 +237,9 @@ def linux_router(
                     "proto": allow.proto,
                     "ports": ", ".join(str(p) for p in allow.ports),
                     "several_ports": len(allow.ports) > 1,
-                    "daddr": ent if allow.to_ent else (ntp if allow.to_ntp else []),
+                    "daddr": daddr,
                     "icmp": allow.icmp,
-                    "tftp": allow.proto == "udp" and firewall.TFTP in allow.ports,
+                    "tftp": (allow.proto, allow.ports) == (TFTP.proto, TFTP.ports),
                     "why": allow.why,
                 }
             )
@@ -237,7 +258,11 @@ def linux_router(
                 "netmask": str(scope.vlan.prefix.netmask),
                 "router": str(scope.gateway),
                 "lease": DHCP_LEASE,
-                "pxe_server": str(scope.pxe_server) if scope.pxe_server else None,
+                "boot_server": str(scope.boot_server) if scope.boot_server else None,
+                "boot_script": (
+                    services.BOOT.script_url(scope.boot_server) if scope.boot_server else None
+                ),
+                "ntp_server": str(scope.ntp_server) if scope.ntp_server else None,
                 "reservations": [
                     {"host": r.host, "mac": r.mac, "address": str(r.address)}
                     for r in scope.reservations
@@ -297,8 +322,11 @@ def linux_router(
         },
         "dhcp": {
             "scopes": scopes,
-            "pxe_bios": PXE_BIOS_FILE,
-            "pxe_uefi": PXE_UEFI_FILE,
+            "boot": {
+                "bios_loader": services.BOOT.bios_loader,
+                "uefi_loader": services.BOOT.uefi_loader,
+                "ipxe_user_class": services.BOOT.ipxe_user_class,
+            },
             "hosts": hosts,
             "upstream": upstream,
             "listen": [v["ifname"] for v in vlans] + ([uplink.name] if serves_dns else []),
@@ -307,6 +335,9 @@ def linux_router(
             "ifname": uplink.name,
             "rate": _mbit(circuit.commit_rate_mbps),
             "quantum": HTB_QUANTUM,
+            "root": services.UPLINK_SHAPING.root,
+            "classid": services.UPLINK_SHAPING.classid,
+            "default": services.UPLINK_SHAPING.minor,
         },
     }
 

@@ -2,25 +2,30 @@
 
 Every VLAN role is a zone; the uplink is the zone `wan`. Anything not allowed here is refused
 (`reject` inside the collège so a user's program fails at once, `drop` toward the uplink).
-The templates only print these rules; tests read them to know what must pass and what must not.
+The collège's server flows come from the services' declarations (preau.model.services), each
+to its own server only; the templates only print these rules; tests read them to know what
+must pass and what must not.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-WAN = "wan"
+from preau.model import services
+from preau.model.services import IPP, NTP, USER_ZONES
 
-# Ports the teaching and admin zones use on the collège's servers.
-SMB, IPP, TFTP, HTTP, HTTPS, APT_PROXY = 445, 631, 69, 80, 443, 3142
+WAN = "wan"
+# The ENT portal in the data centre.
+HTTP, HTTPS = 80, 443
 
 
 @dataclass(frozen=True, slots=True)
 class Allow:
     """One allowed flow: from a zone to a zone, optionally one protocol, ports and destinations.
 
-    `to_ent` limits the destination to the data centre's servers prefix (the ENT portal);
-    `to_ntp` to the département's NTP servers.
+    `to_role` limits the destination to the site's devices of that role (a service's server),
+    `to_ent` to the data centre's servers prefix (the ENT portal), `to_ntp` to the département's
+    NTP servers.
     """
 
     src: str
@@ -28,27 +33,34 @@ class Allow:
     why: str
     proto: str | None = None
     ports: tuple[int, ...] = ()
+    to_role: str | None = None
     to_ent: bool = False
     to_ntp: bool = False
     icmp: bool = False
 
 
-_SERVER_SERVICES = (
-    Allow("", "servers", "SMB: home folders and shares on the file server", "tcp", (SMB,)),
-    Allow("", "servers", "IPP: printing goes through the print server", "tcp", (IPP,)),
-    Allow("", "servers", "TFTP: PXE boot files (the tftp ct helper admits data)", "udp", (TFTP,)),
-    Allow("", "servers", "HTTP: PXE boot menus and images", "tcp", (HTTP,)),
-    Allow("", "servers", "apt proxy on the app server: PCs update through it", "tcp", (APT_PROXY,)),
-    Allow("", "servers", "ping the servers when a user reports a problem", icmp=True),
+# Every collège service, from each zone allowed to reach it, to its own server only.
+_SERVICE_FLOWS = tuple(
+    Allow(zone, "servers", service.why, service.proto, service.ports, to_role=service.host_role)
+    for service in services.COLLEGE_SERVICES
+    for zone in service.zones
 )
 
 COLLEGE_POLICY: tuple[Allow, ...] = (
-    *(Allow("teaching", a.dst, a.why, a.proto, a.ports, icmp=a.icmp) for a in _SERVER_SERVICES),
-    *(Allow("admin", a.dst, a.why, a.proto, a.ports, icmp=a.icmp) for a in _SERVER_SERVICES),
+    *_SERVICE_FLOWS,
+    *(
+        Allow(z, "servers", "ping the servers when a user reports a problem", icmp=True)
+        for z in USER_ZONES
+    ),
     Allow("admin", "management", "staff with admin rights manage switches and the CPE"),
-    Allow("servers", "printers", "the print server drives the printers", "tcp", (515, IPP, 9100)),
+    Allow(
+        "servers",
+        "printers",
+        "the print server drives the printers",
+        "tcp",
+        (515, *IPP.ports, 9100),
+    ),
     Allow("servers", "printers", "the print server reads printer status (SNMP)", "udp", (161,)),
-    Allow("printers", "servers", "scan to folder on the file server", "tcp", (SMB,)),
     *(
         Allow(z, WAN, "the ENT portal in the data centre", "tcp", (HTTP, HTTPS), to_ent=True)
         for z in ("admin", "teaching", "wifi", "servers")
@@ -59,7 +71,9 @@ COLLEGE_POLICY: tuple[Allow, ...] = (
     ),
     Allow("wifi", WAN, "guests get the Internet (masqueraded), nothing inside the college"),
     Allow("servers", WAN, "servers fetch updates for the apt proxy and themselves"),
-    Allow("management", WAN, "switches and CPE set their clocks", "udp", (123,), to_ntp=True),
+    Allow(
+        "management", WAN, "switches and CPE set their clocks", NTP.proto, NTP.ports, to_ntp=True
+    ),
 )
 
 DATACENTRE_POLICY: tuple[Allow, ...] = (

@@ -3,6 +3,8 @@
 `open_source()` picks the backend: NetBox when one is configured (PREAU_NETBOX_URL and
 PREAU_NETBOX_TOKEN, or the local NetBox that `preau netbox up` started), otherwise the
 embedded files under inventory/. Commands only talk to the `SourceOfTruth` protocol.
+
+This module imports no backend and no model at import time: the CLI imports it cheaply.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from preau.errors import BadInput
-from preau.model import College, Departement
-from preau.sot.layout import CollegeSpec
+from preau.errors import BadInput, NetBoxUnavailable
+
+if TYPE_CHECKING:
+    from preau.model import College, Departement
+    from preau.sot.layout import CollegeSpec
 
 
 @dataclass
@@ -83,8 +87,17 @@ def default_inventory() -> Path:
     return Path(env) if env else repo_root() / "inventory"
 
 
-def open_source(kind: str | None = None, path: Path | None = None) -> SourceOfTruth:
-    """The backend to use: `kind` is 'files', 'netbox' or None (NetBox if configured)."""
+def open_source(
+    kind: str | None = None, path: Path | None = None, *, changes: bool = False
+) -> SourceOfTruth:
+    """The backend to use: `kind` is 'files', 'netbox' or None (NetBox if configured).
+
+    With kind None and a local NetBox set up but not answering, a read falls back to the
+    embedded files with a note; a caller that `changes` a device or the source of truth with
+    what it gets (net apply, net bandwidth, college add...) is refused instead: acting on the
+    demo files while NetBox holds the département would push the wrong network. `--source
+    files` (kind 'files') says the files are meant.
+    """
     from preau.sot.filesource import FileSource
 
     if kind not in (None, "files", "netbox"):
@@ -95,12 +108,24 @@ def open_source(kind: str | None = None, path: Path | None = None) -> SourceOfTr
 
     settings = resolve_settings()
     if settings is None:
-        if kind == "netbox":
+        local = client_settings()
+        if kind == "netbox" and local is None:
             raise BadInput(
                 "no NetBox configured: set PREAU_NETBOX_URL and PREAU_NETBOX_TOKEN, "
                 "or start the local one with `preau netbox up`"
             )
-        if client_settings() is not None:
+        if local is not None and kind == "netbox":
+            raise NetBoxUnavailable(
+                f"the local NetBox ({local.url}) is set up but not answering: start it with "
+                "`preau netbox up`"
+            )
+        if local is not None and changes:
+            raise NetBoxUnavailable(
+                f"the local NetBox ({local.url}) is set up but not answering, and this command "
+                "changes what it reads: start it with `preau netbox up`, or pass `--source "
+                "files` to act on the embedded files"
+            )
+        if local is not None:
             # Set up once but not answering now: say so, rather than let a user believe they
             # read NetBox while they read the files.
             from rich.console import Console

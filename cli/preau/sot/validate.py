@@ -15,6 +15,7 @@ from netaddr import IPNetwork, valid_mac
 
 from preau.errors import Problem, ValidationFailed
 from preau.model import DEVICE_ROLES, VLAN_ROLES, College, Departement, Site, rules
+from preau.model.domain import domain_problems
 from preau.model.uai import uai_problem
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -68,6 +69,8 @@ def _site_problems(dep: Departement, site: Site) -> list[Problem]:
         why = uai_problem(site.uai or "")
         if why:
             out.append(Problem(obj, "uai", why))
+        # the collège's AD domain: a bad realm is the slug's or the DNS suffix's fault
+        out += domain_problems(dep, site)
         if site.pupils < 0:
             out.append(Problem(obj, "pupils", "cannot be negative"))
     supernet = dep.supernets.colleges if isinstance(site, College) else dep.supernets.datacentre
@@ -209,7 +212,17 @@ def problems(dep: Departement) -> list[Problem]:
         out += [replace(p, site=site.slug) for p in found]
     out += _global_problems(dep)
     out += rules.asn_problems(dep)
-    return out
+    # a bad département-wide field (the DNS suffix) is reported once, not once per collège nor
+    # once per rule that needs it: the first finding on it stands for all
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for p in out:
+        if p.obj.startswith("departement"):
+            if (p.obj, p.field) in seen:
+                continue
+            seen.add((p.obj, p.field))
+        unique.append(p)
+    return list(dict.fromkeys(unique))
 
 
 def check(dep: Departement) -> Departement:

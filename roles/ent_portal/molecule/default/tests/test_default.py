@@ -7,9 +7,13 @@ demo password (made by the scenario, kept under ~/.cache/preau/ent) never enters
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import ssl
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,11 +21,15 @@ import pytest
 import requests
 import testinfra
 import urllib3
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import NameOID
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 testinfra_hosts = ["preau-ent-lb1"]
 SECRETS = Path(os.environ.get("PREAU_ENT_SECRETS") or Path.home() / ".cache/preau/ent")
+CN = "portail.ent.preau.test"  # ent_portal_tls_cn in molecule.yml
 
 
 def other(name: str):
@@ -70,10 +78,48 @@ def test_services_run_where_the_groups_say(host):
         assert not app.service("ent-portal@8003").is_running
 
 
+def served_certificate(lb: str) -> x509.Certificate:
+    """The certificate HAProxy presents on 443 (self-signed: read, not verified)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection((lb, 443), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=CN) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der
+    return x509.load_der_x509_certificate(der)
+
+
+def names(cert: x509.Certificate) -> tuple[str, list[str]]:
+    cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return str(cn), san.get_values_for_type(x509.DNSName)
+
+
+def days(cert: x509.Certificate) -> float:
+    return (cert.not_valid_after_utc - cert.not_valid_before_utc).total_seconds() / 86400
+
+
+def public_key(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
 def test_tls_key_stays_on_the_load_balancer(host):
-    cert = host.file("/etc/haproxy/certs/ent-portal.pem")
-    assert cert.mode == 0o640 and cert.group == "haproxy"
+    for path in ("/etc/haproxy/certs/ent-portal.pem", "/etc/haproxy/certs/ent-portal.pem.key"):
+        f = host.file(path)
+        assert f.mode == 0o640 and f.user == "root" and f.group == "haproxy", path
+    # the certificate file holds no key: HAProxy reads it from the .key file beside it
+    assert "PRIVATE KEY" not in host.file("/etc/haproxy/certs/ent-portal.pem").content_string
     assert host.socket("tcp://0.0.0.0:443").is_listening
+
+
+def test_portal_serves_the_inventorys_name(lb):
+    cert = served_certificate(lb)
+    assert names(cert) == (CN, [CN])
+    assert round(days(cert)) == 825  # ent_portal_tls_days' default
+    assert cert.issuer == cert.subject  # self-signed
 
 
 def test_http_redirects_to_https(lb):
@@ -139,3 +185,37 @@ def test_killed_instance_leaves_the_portal_answering(pupil, lb):
         time.sleep(0.5)
     else:
         pytest.fail("ent-portal@8001 on app1 did not come back UP")
+
+
+def test_a_new_name_and_validity_are_served_after_a_configure_run(lb):
+    """The phase tag reaches the included HAProxy tasks; the same run again changes nothing.
+
+    Last in the file: the stack is left with the new name (the scenario is destroyed next).
+    """
+    before = served_certificate(lb)
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    new = ["-e", json.dumps({"ent_portal_tls_cn": "ent2.preau.test", "ent_portal_tls_days": 30})]
+    env = os.environ | {"ANSIBLE_ROLES_PATH": str(scenario.parents[2]), "ANSIBLE_NOCOLOR": "1"}
+
+    def configure() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                str(Path(sys.executable).with_name("ansible-playbook")),
+                "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+                str(scenario / "converge.yml"),
+                "--tags", "ent_portal_configure", *new,
+            ],
+            capture_output=True, text=True, check=False,
+            env=env,
+        )  # fmt: skip
+
+    first = configure()
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    after = served_certificate(lb)
+    assert names(after) == ("ent2.preau.test", ["ent2.preau.test"])
+    assert round(days(after)) == 30
+    assert public_key(after) == public_key(before)  # same key, made once
+    second = configure()
+    assert second.returncode == 0, second.stdout[-4000:]
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", second.stdout, re.MULTILINE)
+    assert len(recap) == 3 and all(changed == "0" for _, changed in recap), second.stdout[-4000:]

@@ -3,6 +3,7 @@
 input.yml names an inventory (a file source of truth under network/inventories/), the device
 to render and the render options. `preau net goldens --update` rewrites every `expected/`;
 the golden tests (tests/golden/test_network_golden.py) fail with a unified diff on any change.
+It reads and writes files, so it lives here, not in preau.render (which does no I/O).
 """
 
 from __future__ import annotations

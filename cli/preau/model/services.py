@@ -1,0 +1,186 @@
+"""Each collège service declared once: who serves it, on which ports, to which zones.
+
+The router's zone firewall and DHCP options (render/), each server's own firewall and the
+networks it answers (the inventory's role variables), the boot chain the app server installs
+and the contract tests all derive from these declarations. Nothing else names a service port,
+a boot file, the time source, an account group or the uplink's shaping class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from netaddr import IPAddress, IPNetwork
+
+from preau.model.departement import Site
+
+Proto = Literal["tcp", "udp"]
+
+# Zones whose people use the collège's servers: pupils and teachers, and the office staff.
+USER_ZONES = ("admin", "teaching")
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One service a collège server offers: the role serving it, its ports, who may reach it."""
+
+    name: str
+    host_role: str
+    proto: Proto
+    ports: tuple[int, ...]
+    zones: tuple[str, ...]
+    why: str
+
+    def sources(self, site: Site) -> list[IPNetwork]:
+        """The prefixes of the site's zones allowed to reach this service (plan order)."""
+        return [site.prefixes[z] for z in self.zones if z in site.prefixes]
+
+
+SMB = Service(
+    "smb",
+    "file-server",
+    "tcp",
+    (445,),
+    (*USER_ZONES, "printers"),
+    "SMB: homes, profiles and shares on the file server; printers scan to a folder",
+)
+IPP = Service(
+    "ipp", "app-server", "tcp", (631,), USER_ZONES, "IPP: printing through the print server"
+)
+TFTP = Service("tftp", "app-server", "udp", (69,), USER_ZONES, "TFTP: the network boot loader")
+HTTP_BOOT = Service(
+    "http-boot", "app-server", "tcp", (80,), USER_ZONES, "HTTP: boot script, kernels and PC images"
+)
+APT_PROXY = Service(
+    "apt-proxy", "app-server", "tcp", (3142,), USER_ZONES, "apt proxy: PCs update through it"
+)
+# The collège keeps its own time when its uplink is down (Kerberos refuses a skewed clock): the
+# app server follows the département's servers and every DHCP zone that may reach it asks it.
+NTP = Service(
+    "ntp",
+    "app-server",
+    "udp",
+    (123,),
+    (*USER_ZONES, "printers"),
+    "NTP: the collège's time source",
+)
+
+COLLEGE_SERVICES: tuple[Service, ...] = (SMB, IPP, TFTP, HTTP_BOOT, APT_PROXY, NTP)
+TIME = NTP
+
+
+def served_by(role: str) -> list[Service]:
+    """The services a device of this role offers."""
+    return [s for s in COLLEGE_SERVICES if s.host_role == role]
+
+
+def offered_to(zone: str) -> list[Service]:
+    """The services a zone's hosts may reach."""
+    return [s for s in COLLEGE_SERVICES if zone in s.zones]
+
+
+def servers(site: Site, service: Service) -> list[IPAddress]:
+    """The addresses the site serves this service from (its devices of the host role)."""
+    out = []
+    for device in site.devices_by_role(service.host_role):
+        addr = device.primary_address
+        if addr is not None:
+            out.append(IPAddress(addr.ip))
+    return out
+
+
+# --- the collège's AD domain controller ------------------------------------------------------
+
+# What the file server serves besides SMB when it is the collège's DC (roles/file_server with
+# file_server_domain: ad): a PC joins the domain, finds the DC by DNS (SRV records), gets its
+# tickets, reads the directory. Kept out of COLLEGE_SERVICES while the model does not say which
+# collèges run a DC (the role variable decides): the inventory hands them to the file server
+# (preau_ad.dc_services) and the router opens them when a collège's DC is declared.
+DC_SERVICES: tuple[Service, ...] = (
+    Service(
+        "dc-dns", "file-server", "udp", (53,), USER_ZONES, "DNS: the domain's zone, SRV records"
+    ),
+    Service("dc-dns-tcp", "file-server", "tcp", (53,), USER_ZONES, "DNS over TCP (large answers)"),
+    Service(
+        "kerberos", "file-server", "udp", (88, 464), USER_ZONES, "Kerberos tickets, password change"
+    ),
+    Service("kerberos-tcp", "file-server", "tcp", (88, 464), USER_ZONES, "Kerberos over TCP"),
+    Service(
+        "ldap",
+        "file-server",
+        "tcp",
+        (389, 636, 3268, 3269),
+        USER_ZONES,
+        "LDAP, LDAPS and the global catalog (with and without TLS)",
+    ),
+    Service(
+        "cldap", "file-server", "udp", (389,), USER_ZONES, "CLDAP: the DC locator (netlogon ping)"
+    ),
+    Service("rpc-epmap", "file-server", "tcp", (135,), USER_ZONES, "RPC endpoint mapper (joins)"),
+)
+# Samba's `rpc server dynamic port range` (its default), which the endpoint mapper hands out:
+# a Windows PC's join and group policies need it, Linux clients (sssd, winbind) do not.
+DC_RPC_RANGE = (49152, 65535)
+
+
+# --- the network boot chain ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BootChain:
+    """DHCP names a loader, TFTP serves it, the loader asks DHCP again and chains over HTTP.
+
+    The loaders are the ones Debian's `ipxe` package ships. iPXE identifies itself in DHCP with
+    the user class `iPXE`; the router answers it with the script's URL instead of the loader,
+    so a PC never loops on loading the loader.
+    """
+
+    bios_loader: str = "undionly.kpxe"
+    uefi_loader: str = "ipxe.efi"
+    ipxe_user_class: str = "iPXE"
+    script: str = "boot.ipxe"
+    # the menu of published PC images the script chains to (`preau image publish` writes it)
+    menu: str = "published.ipxe"
+    # where the script and the images live on the boot HTTP server
+    http_dir: str = "/boot"
+
+    @property
+    def loaders(self) -> tuple[str, str]:
+        return (self.bios_loader, self.uefi_loader)
+
+    def script_url(self, server: IPAddress) -> str:
+        port = HTTP_BOOT.ports[0]
+        host = str(server) if port == 80 else f"{server}:{port}"
+        return f"http://{host}{self.http_dir}/{self.script}"
+
+
+BOOT = BootChain()
+
+
+# --- accounts: the groups the file server and the PCs share ----------------------------------
+
+# One group per roster profile; a class's pupils and its teaching team get one group each.
+PROFILE_GROUPS = {"eleve": "eleves", "enseignant": "enseignants", "personnel": "personnels"}
+CLASS_GROUP_PREFIX = "classe-"
+TEAM_GROUP_PREFIX = "profs-"
+
+
+# --- the uplink's shaping ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShapingClass:
+    """The HTB class the uplink's commit rate lives in: the router's script creates it and
+    `preau net bandwidth` changes it live."""
+
+    root: str
+    classid: str
+
+    @property
+    def minor(self) -> str:
+        """The class's minor number: what the root qdisc's `default` names."""
+        return self.classid.partition(":")[2]
+
+
+UPLINK_SHAPING = ShapingClass(root="1:", classid="1:10")

@@ -1,0 +1,370 @@
+"""roles/file_server's account tool (preau-samba-accounts): its decisions, without a server.
+
+The AD path runs against an in-memory directory with the interface the tool's SamDirectory
+gives Samba's sam.ldb (the molecule `ad` scenario runs the real one); quotas against a
+`repquota -O csv` answer.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from preau.roster import plan_csv
+
+TOOL = (
+    Path(__file__).resolve().parents[2]
+    / "roles/file_server/files/usr/local/sbin/preau-samba-accounts"
+)
+ROSTER = Path(__file__).resolve().parents[2] / "roles/file_server/molecule/default"
+
+
+def _load() -> ModuleType:
+    loader = importlib.machinery.SourceFileLoader("preau_samba_accounts", str(TOOL))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[loader.name] = module  # dataclasses look their module up
+    loader.exec_module(module)
+    return module
+
+
+tool = _load()
+
+
+class FakeDirectory:
+    """A directory in memory with SamDirectory's interface; records every write."""
+
+    def __init__(self, users=None, groups=None):
+        self._users: dict = users or {
+            "Administrator": tool.DirUser("Administrator", None, True, None, {}, set()),
+            "krbtgt": tool.DirUser("krbtgt", None, False, None, {}, set()),
+        }
+        self._groups: dict = groups or {
+            "Domain Users": tool.DirGroup("Domain Users", None, None),
+        }
+        self.writes: list[tuple] = []
+
+    def users(self):
+        return {
+            k: tool.DirUser(**vars(v) | {"groups": set(v.groups)}) for k, v in self._users.items()
+        }
+
+    def groups(self):
+        return {k: tool.DirGroup(**vars(v)) for k, v in self._groups.items()}
+
+    def create_group(self, name: str, gid: int) -> None:
+        self.writes.append(("group", name))
+        self._groups[name] = tool.DirGroup(name, tool.MARKER, gid)
+
+    def create_user(self, login: str, password: str, key: str, attrs: Mapping[str, str]) -> None:
+        self.writes.append(("user", login))
+        uid = int(attrs["uidNumber"])
+        self._users[login] = tool.DirUser(login, key, True, uid, dict(attrs), set())
+
+    def modify_user(self, login: str, attrs: Mapping[str, str]) -> None:
+        self.writes.append(("modify", login, tuple(sorted(attrs))))
+        self._users[login].attrs.update(attrs)
+
+    def set_members(self, group: str, add: Iterable[str], remove: Iterable[str]) -> None:
+        self.writes.append(("members", group, tuple(add), tuple(remove)))
+        for login in add:
+            self._users[login].groups.add(group)
+        for login in remove:
+            self._users[login].groups.discard(group)
+
+    def delete_user(self, login: str) -> None:
+        self.writes.append(("delete", login))
+        del self._users[login]
+
+    def set_enabled(self, login: str, enabled: bool) -> None:
+        self.writes.append(("enabled" if enabled else "disabled", login))
+        self._users[login].enabled = enabled
+
+
+def make_plan(tmp_path: Path, roster: str, state=None) -> tuple[dict, dict]:
+    p = plan_csv((ROSTER / roster).read_text(), state or {}, roster).to_dict()
+    slugs = [c["slug"] for c in p["classes"]]
+    plan = {
+        "domain": "ad",
+        "source": roster,
+        "root": str(tmp_path),
+        "homes": str(tmp_path / "homes"),
+        "profiles": str(tmp_path / "profiles"),
+        "casiers": str(tmp_path / "casiers"),
+        "pupils_group": "eleves",
+        "password_file": str(tmp_path / "pw/initial-passwords.csv"),
+        "netbios_name": "CLG-0290001X-FS",
+        "unix_home": "/home",
+        "login_shell": "/bin/bash",
+        "home_drive": "H:",
+        "quota": None,
+        "groups": ["eleves", "enseignants", "personnels"]
+        + [f"classe-{s}" for s in slugs]
+        + [f"profs-{s}" for s in slugs],
+        "accounts": p["accounts"],
+        "inactive": p["inactive"],
+    }
+    return plan, p["state"]
+
+
+def test_ad_import_creates_accounts_with_rfc2307_and_windows_attributes(tmp_path):
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    d = FakeDirectory()
+    changes = tool.Changes()
+    uids = tool.apply_ad(plan, d, changes, dry=False)
+    assert sorted(changes.created) == sorted(a["login"] for a in plan["accounts"])
+    zoe = d.users()["zoe.lefevre"]
+    eleves = d.groups()["eleves"]
+    assert (
+        zoe.attrs["uidNumber"] == str(uids["zoe.lefevre"]) and uids["zoe.lefevre"] >= tool.ID_BASE
+    )
+    assert zoe.attrs["gidNumber"] == str(eleves.gid)
+    assert zoe.attrs["unixHomeDirectory"] == "/home/zoe.lefevre"
+    assert zoe.attrs["loginShell"] == "/bin/bash"
+    assert zoe.attrs["homeDirectory"] == r"\\CLG-0290001X-FS\zoe.lefevre"
+    assert zoe.attrs["profilePath"] == r"\\CLG-0290001X-FS\profiles\zoe.lefevre"
+    assert zoe.groups == {"eleves", "classe-6a"}
+    assert d.users()["anne-cecile.kerbrat"].groups == {"enseignants", "profs-6a", "profs-5b"}
+    # ids are unique
+    assert len(set(uids.values())) == len(uids)
+    # passwords only in the root-only file
+    rows = (tmp_path / "pw/initial-passwords.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(plan["accounts"])
+    assert (tmp_path / "pw/initial-passwords.csv").stat().st_mode & 0o777 == 0o600
+
+
+def test_ad_rerun_changes_nothing(tmp_path):
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    d = FakeDirectory()
+    tool.apply_ad(plan, d, tool.Changes(), dry=False)
+    d.writes.clear()
+    again = tool.Changes()
+    tool.apply_ad(plan, d, again, dry=False)
+    assert not again.changed and d.writes == []
+
+
+def test_ad_next_year_moves_disables_and_brings_back(tmp_path):
+    plan, state = make_plan(tmp_path, "roster.csv")
+    d = FakeDirectory()
+    first = tool.apply_ad(plan, d, tool.Changes(), dry=False)
+    next_plan, next_state = make_plan(tmp_path, "roster-next-year.csv", state)
+    changes = tool.Changes()
+    uids = tool.apply_ad(next_plan, d, changes, dry=False)
+    users = d.users()
+    assert changes.disabled == ["matheo.le-gall"] and not users["matheo.le-gall"].enabled
+    assert users["zoe.lefevre"].groups == {"eleves", "classe-5b"}  # moved class
+    assert "zoe.lefevre3" in changes.created
+    assert uids["zoe.lefevre"] == first["zoe.lefevre"]  # ids stay with their owner
+    # the leaver comes back: enabled again, same uid
+    back_plan, _ = make_plan(tmp_path, "roster.csv", next_state)
+    back = tool.Changes()
+    tool.apply_ad(back_plan, d, back, dry=False)
+    assert back.enabled == ["matheo.le-gall"] and d.users()["matheo.le-gall"].enabled
+
+
+def test_ad_dry_run_reports_and_writes_nothing(tmp_path):
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    d = FakeDirectory()
+    changes = tool.Changes()
+    tool.apply_ad(plan, d, changes, dry=True)
+    assert changes.created and changes.groups
+    assert d.writes == [] and not (tmp_path / "pw").exists()
+
+
+def test_ad_names_taken_by_objects_preau_did_not_make_stop_everything(tmp_path):
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    zoe = next(a for a in plan["accounts"] if a["login"] == "zoe.lefevre")
+    d = FakeDirectory()
+    # an account made by hand with a pupil's login, a group of the same name as a class group
+    d._users["zoe.lefevre"] = tool.DirUser("zoe.lefevre", None, True, 1500, {}, set())
+    d._groups["classe-6a"] = tool.DirGroup("classe-6a", None, None)
+    with pytest.raises(tool.PlanError) as info:
+        tool.apply_ad(plan, d, tool.Changes(), dry=False)
+    message = str(info.value)
+    assert f"roster.csv line {zoe['line']}: nom;prénom: login 'zoe.lefevre'" in message
+    assert "roster.csv: classe: group 'classe-6a' already exists" in message
+    assert d.writes == []
+
+
+@pytest.mark.parametrize("login", ["Administrator", "krbtgt", "guest"])
+def test_ad_builtin_logins_are_refused(tmp_path, login):
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    plan["accounts"][0] = plan["accounts"][0] | {"login": login}
+    with pytest.raises(tool.PlanError, match=f"login '{login}' is a built-in AD account"):
+        tool.apply_ad(plan, FakeDirectory(), tool.Changes(), dry=False)
+
+
+REPQUOTA = (
+    (
+        "User,BlockStatus,FileStatus,BlockUsed,BlockSoftLimit,BlockHardLimit,BlockGrace,"
+        "FileUsed,FileSoftLimit,FileHardLimit,FileGrace\n"
+    )
+    + """#0,ok,ok,20,0,0,,3,0,0,
+#20000,ok,ok,12,512000,512000,,2,0,0,
+#20001,ok,ok,12,0,0,,2,0,0,
+"""
+)
+
+
+def test_quotas_are_set_only_where_they_differ():
+    current = tool.parse_repquota_csv(REPQUOTA)
+    assert current[20000] == (512000, 512000) and current[0] == (0, 0)
+    wanted = {20000: 512000, 20001: 2048000, 20002: 1024000}
+    assert tool.quota_updates(current, wanted) == {20001: 2048000, 20002: 1024000}
+    assert tool.quota_updates(current, {20000: 512000}) == {}
+
+
+def test_quotas_run_setquota_for_the_differences_only(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run(*cmd, stdin=None):
+        calls.append(cmd)
+        return REPQUOTA if cmd[0] == "repquota" else ""
+
+    monkeypatch.setattr(tool, "run", fake_run)
+    plan = {
+        "quota": {"mount": "/srv", "mb": {"eleve": 500, "enseignant": 2000, "personnel": 1000}},
+        "accounts": [
+            {"login": "zoe.lefevre", "profile": "eleve"},
+            {"login": "anne.kerbrat", "profile": "enseignant"},
+        ],
+    }
+    changes = tool.Changes()
+    tool.apply_quotas(plan, {"zoe.lefevre": 20000, "anne.kerbrat": 20001}, changes, dry=False)
+    assert changes.quotas == ["anne.kerbrat"]
+    assert calls[-1] == ("setquota", "-u", "20001", "2048000", "2048000", "0", "0", "/srv")
+    assert len(calls) == 2  # repquota, then one setquota
+    calls.clear()
+    tool.apply_quotas(plan | {"quota": None}, {"zoe.lefevre": 20000}, tool.Changes(), dry=False)
+    assert calls == []
+
+
+def test_a_bad_repquota_header_is_an_error():
+    with pytest.raises(tool.PlanError, match="unexpected CSV header"):
+        tool.parse_repquota_csv("Benutzer,Blöcke\n")
+
+
+def test_passwords_are_readable_and_strong():
+    pw = tool.new_password()
+    assert len(pw) == 14 and pw.count("-") == 2
+    assert not set(pw) & set("0O1lI")
+
+
+def test_folders_are_fixed_and_reported(tmp_path):
+    import os
+
+    path = tmp_path / "homes" / "x"
+    changes = tool.Changes()
+    uid, gid = os.getuid(), os.getgid()
+    tool.ensure_dir(str(path), uid, gid, 0o700, changes, dry=False)
+    assert changes.folders == [str(path)] and path.stat().st_mode & 0o7777 == 0o700
+    again = tool.Changes()
+    tool.ensure_dir(str(path), uid, gid, 0o700, again, dry=False)
+    assert not again.changed
+    path.chmod(0o755)
+    dry = tool.Changes()
+    tool.ensure_dir(str(path), uid, gid, 0o700, dry, dry=True)
+    assert dry.folders == [str(path)] and path.stat().st_mode & 0o7777 == 0o755
+
+
+def test_main_refuses_a_clash_with_exit_2_and_one_json_line(tmp_path, monkeypatch, capsys):
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    plan["accounts"][0] = plan["accounts"][0] | {"login": "krbtgt"}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    monkeypatch.setattr(tool, "SamDirectory", FakeDirectory)
+    assert tool.main(["preau-samba-accounts", str(path)]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["changed"] is False and "built-in AD account" in out["error"]
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="archives are chowned to the staff group")
+
+
+def _rollover_plan(tmp_path, roster, state=None):
+    plan, new_state = make_plan(tmp_path, roster, state)
+    plan |= {"archives": str(tmp_path / "archives"), "staff_group": "personnels"}
+    plan["retention_days"] = 365
+    return plan, new_state
+
+
+@needs_root
+def test_rollover_archives_a_leavers_home_and_gives_it_back(tmp_path):
+    from datetime import date
+
+    plan, state = _rollover_plan(tmp_path, "roster.csv")
+    d = FakeDirectory()
+    uids = tool.apply_ad(plan, d, tool.Changes(), dry=False)
+    tool.ad_folders(plan, d, uids, tool.Changes(), dry=False)
+    home = tmp_path / "homes" / "matheo.le-gall"
+    (home / "expose.txt").write_text("les volcans")
+    # next year: Mathéo left
+    leave, left_state = _rollover_plan(tmp_path, "roster-next-year.csv", state)
+    changes = tool.Changes()
+    uids = tool.apply_ad(leave, d, changes, dry=False)
+    tool.ad_rollover(leave, d, uids, changes, dry=False, today=date(2027, 9, 1))
+    assert changes.archived == ["matheo.le-gall"] and not home.exists()
+    archived = tmp_path / "archives" / "matheo.le-gall@2027-09-01"
+    staff = d.groups()["personnels"].gid
+    assert (archived / "expose.txt").read_text() == "les volcans"  # nothing deleted
+    st = (archived / "expose.txt").stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, staff, 0o640)
+    assert (tmp_path / "archives").stat().st_mode & 0o777 == 0o750
+    # a rerun changes nothing
+    again = tool.Changes()
+    tool.ad_rollover(leave, d, uids, again, dry=False, today=date(2027, 9, 2))
+    assert not again.changed
+    # he comes back the year after: his files are his again
+    back, _ = _rollover_plan(tmp_path, "roster.csv", left_state)
+    changes = tool.Changes()
+    uids = tool.apply_ad(back, d, changes, dry=False)
+    tool.ad_rollover(back, d, uids, changes, dry=False, today=date(2028, 6, 1))
+    assert changes.restored == ["matheo.le-gall"]
+    st = (home / "expose.txt").stat()
+    assert (st.st_uid, st.st_mode & 0o777) == (uids["matheo.le-gall"], 0o600)
+
+
+@needs_root
+def test_rollover_deletes_archives_and_accounts_after_the_retention_only(tmp_path):
+    from datetime import date
+
+    plan, state = _rollover_plan(tmp_path, "roster.csv")
+    d = FakeDirectory()
+    uids = tool.apply_ad(plan, d, tool.Changes(), dry=False)
+    tool.ad_folders(plan, d, uids, tool.Changes(), dry=False)
+    leave, _ = _rollover_plan(tmp_path, "roster-next-year.csv", state)
+    uids = tool.apply_ad(leave, d, tool.Changes(), dry=False)
+    tool.ad_rollover(leave, d, uids, tool.Changes(), dry=False, today=date(2027, 9, 1))
+    within = tool.Changes()
+    tool.ad_rollover(leave, d, uids, within, dry=False, today=date(2028, 8, 31))
+    assert not within.deleted and "matheo.le-gall" in d.users()
+    dry = tool.Changes()
+    tool.ad_rollover(leave, d, uids, dry, dry=True, today=date(2028, 9, 2))
+    assert dry.deleted == ["matheo.le-gall"] and "matheo.le-gall" in d.users()
+    after = tool.Changes()
+    tool.ad_rollover(leave, d, uids, after, dry=False, today=date(2028, 9, 2))
+    assert after.deleted == ["matheo.le-gall"]
+    assert "matheo.le-gall" not in d.users()
+    assert list((tmp_path / "archives").glob("matheo*")) == []
+
+
+def test_main_dry_run_reads_the_plan_on_stdin_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    import io
+
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    directory = FakeDirectory()
+    monkeypatch.setattr(tool, "SamDirectory", lambda: directory)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(plan)))
+    assert tool.main(["preau-samba-accounts", "--dry-run", "-"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["changed"] is True and "zoe.lefevre" in out["created"]
+    assert directory.writes == [] and list(tmp_path.iterdir()) == []

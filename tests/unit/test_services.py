@@ -1,0 +1,56 @@
+"""The services' declarations and what the inventory derives from them for each server."""
+
+from __future__ import annotations
+
+from netaddr import IPNetwork
+
+from preau import inventory
+from preau.model import DEVICE_ROLES, VLAN_ROLES, Departement, services
+from preau.model.facts import dhcp_scopes
+
+
+def test_every_declaration_names_a_known_role_zones_and_ports() -> None:
+    names = [s.name for s in services.COLLEGE_SERVICES]
+    assert len(names) == len(set(names))
+    for service in services.COLLEGE_SERVICES:
+        assert service.host_role in DEVICE_ROLES, service
+        assert set(service.zones) <= set(VLAN_ROLES), service
+        assert service.ports and all(1 <= p <= 65535 for p in service.ports), service
+
+
+def test_each_server_opens_what_it_serves_to_the_declared_zones_only(dep: Departement) -> None:
+    college = dep.colleges[0]
+    hostvars = inventory.script_inventory(dep)["_meta"]["hostvars"]
+    for device in college.devices:
+        served = hostvars[device.name].get("preau_served", [])
+        assert [s["name"] for s in served] == [s.name for s in services.served_by(device.role)]
+        for entry in served:
+            service = next(s for s in services.COLLEGE_SERVICES if s.name == entry["name"])
+            wanted = {college.prefixes[z] for z in service.zones if z in college.prefixes}
+            assert {IPNetwork(p) for p in entry["sources"]} == wanted
+            assert "servers" not in {z for z in service.zones}
+    (fs,) = college.devices_by_role("file-server")
+    assert [s["name"] for s in hostvars[fs.name]["preau_served"]] == ["smb"]
+
+
+def test_the_time_clients_are_the_zones_whose_lease_names_the_time_server(
+    dep: Departement,
+) -> None:
+    college = dep.colleges[0]
+    group = inventory.build(dep)["all"]["children"][inventory.group_name(college.slug)]
+    named = {str(s.vlan.prefix) for s in dhcp_scopes(dep, college) if s.ntp_server is not None}
+    assert set(group["vars"]["preau_time_clients"]) == named
+    (app,) = services.servers(college, services.TIME)
+    assert {s.ntp_server for s in dhcp_scopes(dep, college) if s.ntp_server} == {app}
+
+
+def test_the_boot_chain_the_app_server_is_given_is_the_declared_one(dep: Departement) -> None:
+    college = dep.colleges[0]
+    group = inventory.build(dep)["all"]["children"][inventory.group_name(college.slug)]
+    boot = group["vars"]["preau_boot"]
+    assert boot["loaders"] == list(services.BOOT.loaders)
+    (app,) = services.servers(college, services.HTTP_BOOT)
+    url = f"http://{app}:{boot['http_port']}{boot['http_dir']}/{boot['script']}"
+    assert services.BOOT.script_url(app) == url.replace(":80/", "/")
+    for scope in dhcp_scopes(dep, college):
+        assert (scope.boot_server is not None) == (scope.vlan.role in services.TFTP.zones)
