@@ -153,7 +153,7 @@ def _names(site: Site) -> list[Problem]:
                 )
             )
         want = NETWORK_PLATFORMS.get(device.role)
-        if want is not None and device.platform != want:
+        if want is not None and device.platform != want and device.platform in (None, *PLATFORMS):
             out.append(
                 Problem(
                     dobj,
@@ -262,7 +262,13 @@ def _router(dep: Departement, site: Site) -> list[Problem]:
             out.append(Problem(iobj, "parent", "a VLAN sub-interface names its trunk"))
         entry = dep.plan_entry(itf.vlan)
         suffix = itf.name.rpartition(".")[2]
-        if entry is not None and itf.parent and suffix.isdigit() and int(suffix) != entry.vid:
+        if (
+            entry is not None
+            and 1 <= entry.vid <= 4094  # an impossible VID is the plan's problem, said once
+            and itf.parent
+            and suffix.isdigit()
+            and int(suffix) != entry.vid
+        ):
             out.append(
                 Problem(iobj, "name", f"ends in .{suffix} but VLAN {itf.vlan} is VID {entry.vid}")
             )
