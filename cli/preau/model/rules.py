@@ -25,12 +25,12 @@ from preau.model.departement import (
     Device,
     Site,
 )
+from preau.model.ifnames import ifname_problem
 
 # A hostname label (RFC 1123): device names become hostnames, DHCP host names and file names.
 _HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 # Interface names reach configs and shells: no space, quote or shell metacharacter.
 _IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")
-_LINUX_IFNAME_MAX = 15  # IFNAMSIZ - 1
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9-]{1,63})*$")
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _ASN_MAX = 4_294_967_295
@@ -178,12 +178,13 @@ def _interface_names(device: Device) -> list[Problem]:
     names = [i.name for i in device.interfaces]
     for itf in device.interfaces:
         iobj = f"device {device.name} interface {itf.name}"
-        if not _IFNAME.match(itf.name or ""):
+        linux_why = ifname_problem(itf.name or "") if device.platform == "linux" else None
+        if linux_why:
+            out.append(Problem(iobj, "name", linux_why))
+        elif not _IFNAME.match(itf.name or ""):
             out.append(
                 Problem(iobj, "name", f"{itf.name!r} is not an interface name (no spaces, quotes)")
             )
-        elif device.platform == "linux" and len(itf.name) > _LINUX_IFNAME_MAX:
-            out.append(Problem(iobj, "name", "a Linux interface name has at most 15 characters"))
         if names.count(itf.name) > 1 and names.index(itf.name) != device.interfaces.index(itf):
             out.append(Problem(iobj, "name", "appears twice on the device"))
         if itf.parent is not None and (itf.parent == itf.name or itf.parent not in names):

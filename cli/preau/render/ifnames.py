@@ -9,27 +9,11 @@ split by the shell.
 
 from __future__ import annotations
 
-import re
-
 from preau.errors import Problem, ValidationFailed
 from preau.model import Device
+from preau.model.ifnames import IFNAME, IFNAME_MAX, ifname_problem
 
-IFNAME_MAX = 15
-IFNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,14}$")
-
-
-def ifname_problem(name: str) -> str | None:
-    """Why `name` is not a usable Linux interface name (None: it is)."""
-    if not name:
-        return "is empty"
-    if len(name) > IFNAME_MAX:
-        return f"{name!r} is {len(name)} characters: Linux allows at most {IFNAME_MAX}"
-    if not IFNAME.match(name):
-        return (
-            f"{name!r}: use only letters, digits, '.', '_' and '-' "
-            "(not first: '.' or '-'), as a Linux interface name"
-        )
-    return None
+__all__ = ["IFNAME", "IFNAME_MAX", "check_device_ifnames", "check_ifname", "ifname_problem"]
 
 
 def check_ifname(device: str, name: str, field: str = "name") -> str:
