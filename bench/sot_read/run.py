@@ -117,16 +117,41 @@ def load(settings: NetBoxSettings, colleges: int) -> dict[str, Any]:
         files.dump(unique_names(generate(colleges)), Path(tmp))  # as `preau sot generate --out`
         dep = files.load(Path(tmp))
     calls = src.calls
+    steps: dict[str, list[float]] = {}  # "creating device" -> [objects, seconds]
+    began: dict[str, float] = {}
+
+    def progress(what: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == 0:
+            began[what] = now
+        if done == total:
+            step = steps.setdefault(what, [0, 0.0])
+            step[0] += total
+            step[1] += now - began.pop(what, now)
+
+    load_at_start = os.getloadavg()[0]
     started = time.monotonic()
-    report = src.push(dep)
+    report = src.push(dep, progress=progress)
     push_s = time.monotonic() - started
     push_calls = src.calls - calls
+    load_at_end = os.getloadavg()[0]
     started = time.monotonic()
     again = src.push(dep)
+    written = int(sum(n for n, _ in steps.values()))
     return {
         "push_s": round(push_s, 1),
         "push_calls": push_calls,
+        "objects_written": written,
+        "objects_per_s": round(written / push_s, 1),
+        "load_at_start": round(load_at_start, 2),
+        "load_at_end": round(load_at_end, 2),
+        "steps": {
+            what: {"objects": int(n), "s": round(sec, 1), "ms_per_object": round(1000 * sec / n, 1)}
+            for what, (n, sec) in steps.items()
+            if n
+        },
         "created": report.created,
+        "updated": report.updated,
         "second_push_s": round(time.monotonic() - started, 2),
         "second_push_changed": again.changed,
     }
@@ -165,7 +190,9 @@ def main() -> int:
     ap.add_argument("--load", action="store_true", help="reset the local NetBox and load it first")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each reader (median kept)")
     ap.add_argument("--ansible-repeat", type=int, default=1, help="runs of nb_inventory")
+    ap.add_argument("--result", type=Path, default=RESULT, help="where the figures go")
     args = ap.parse_args()
+    result_file: Path = args.result
 
     settings = resolve_settings()
     if settings is None:
@@ -184,7 +211,7 @@ def main() -> int:
         },
         "colleges": args.colleges,
     }
-    previous = json.loads(RESULT.read_text()) if RESULT.exists() else {}
+    previous = json.loads(result_file.read_text()) if result_file.exists() else {}
     if not args.load and previous.get("push") and previous.get("colleges") == args.colleges:
         # The NetBox was loaded by an earlier `--load` run: keep that run's push figures.
         result["push"] = {**previous["push"], "measured": "in an earlier --load run"}
@@ -241,9 +268,9 @@ def main() -> int:
         proxy.close()
     result["speedup"] = round(result["nb_inventory"]["median_s"] / result["preau"]["median_s"], 1)
     result["command"] = "  ".join(["python bench/sot_read/run.py", *sys.argv[1:]])
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"speed-up: {result['speedup']}x; written {RESULT.relative_to(REPO)}")
+    result_file.parent.mkdir(parents=True, exist_ok=True)
+    result_file.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(f"speed-up: {result['speedup']}x; written {result_file}")
     return 0
 
 

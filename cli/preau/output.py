@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
@@ -11,6 +13,7 @@ from rich.table import Table
 from preau.sot import ChangeReport
 
 console = Console()
+# progress bars go to stderr: stdout stays for the report (and JSON)
 err_console = Console(stderr=True)
 
 
@@ -40,3 +43,25 @@ def print_report(report: ChangeReport, what: str) -> None:
     console.print(table)
     if report.dry_run:
         console.print("[yellow]dry run: nothing was written[/]")
+
+
+@contextlib.contextmanager
+def write_progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr (so `--json` stays clean) for a long write, one step at a time:
+    the callback takes what is being written, how many objects are done, and of how many."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(what: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{label}: {what}", completed=done, total=total)
+
+        yield update

@@ -11,6 +11,7 @@ A few cases also run through the installed `preau` console script in a subproces
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -169,3 +170,25 @@ def test_every_case_says_what_it_is_about() -> None:
         case = load_case(name)
         assert case.get("about"), name
         assert "edit" in case or "copy" in case or "remove" in case or "college_add" in case
+
+
+def test_validate_json_lists_the_problems_with_file_and_line(isolated: Path, capsys) -> None:
+    build(load_case("unknown-key-interface"), isolated)
+    old = sys.argv
+    sys.argv = ["preau", *COMMANDS["validate"], "--json"]
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            preau.app.main()
+    finally:
+        sys.argv = old
+    assert exit_.value.code == 2
+    out = capsys.readouterr().out
+    rows = json.loads(out)
+    assert [(r["file"], r["object"], r["field"]) for r in rows] == [
+        (
+            "inventory/sites/clg-0929001j.yml",
+            "device clg-0929001j-pc001 interface eth0",
+            "adress",
+        )
+    ]
+    assert isinstance(rows[0]["line"], int) and rows[0]["line"] > 1

@@ -162,3 +162,29 @@ def test_bad_uai_is_refused_before_any_allocation(
     with pytest.raises(ValidationFailed, match="uai"):
         src.add_college(replace(_valid_spec(), uai="0921234A", slug="clg-bad"))
     assert counts(api) == before
+
+
+def test_rerun_with_other_details_is_refused_unless_update(
+    base: Base,
+) -> None:
+    """Another name or pupils for an onboarded UAI: an error naming both; --update changes them."""
+    src, _, api = base
+    spec = _valid_spec()
+    first, _ = src.add_college(spec)
+    before = counts(api)
+    other = replace(spec, name="Collège Renommé (Sceaux)", pupils=spec.pupils + 5)
+    with pytest.raises(BadInput, match="already onboarded with other details") as info:
+        src.add_college(other)
+    assert {p.field for p in info.value.problems} == {"name", "pupils"}  # type: ignore[attr-defined]
+    assert api.dcim.sites.get(slug=spec.slug).name == spec.name
+    _, dry = src.add_college(other, update=True, dry_run=True)
+    assert dry.changed and api.dcim.sites.get(slug=spec.slug).name == spec.name
+    college, report = src.add_college(other, update=True)
+    assert report.changed
+    site = api.dcim.sites.get(slug=spec.slug)
+    assert site.name == other.name and site.custom_fields["pupils"] == other.pupils
+    assert counts(api) == before  # updated in place: no object created or removed
+    assert college.devices == first.devices
+    back = src.read().college(spec.uai)
+    assert back is not None and files.site_dict(back) == files.site_dict(college)
+    assert not src.add_college(other, update=True)[1].changed

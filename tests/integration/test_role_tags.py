@@ -108,6 +108,19 @@ def test_every_ent_portal_include_hands_its_tags_to_its_tasks() -> None:
         assert task["tags"] == include["apply"]["tags"] == ["ent_portal", f"ent_portal_{phase}"]
 
 
+# roles/file_server joins this list once its rewrite gives its include an `apply:`
+@pytest.mark.parametrize("role", ["common", "app_server", "ent_portal"])
+def test_no_include_drops_its_tags(role: str) -> None:
+    """An include_tasks anywhere in the role passes the tags that select it on to its tasks."""
+    for path in sorted((REPO / "roles" / role / "tasks").glob("*.yml")):
+        for task in yaml.safe_load(path.read_text()) or []:
+            for key in ("ansible.builtin.include_tasks", "include_tasks"):
+                if key in task:
+                    apply = task[key].get("apply", {}) if isinstance(task[key], dict) else {}
+                    assert task.get("tags"), f"{path.name}: {task.get('name')}: no tags"
+                    assert apply.get("tags") == task["tags"], f"{path.name}: {task.get('name')}"
+
+
 @pytest.fixture(scope="module")
 def refused_port() -> Iterator[int]:
     """A loopback port bound but never listening: a connection to it is refused at once."""

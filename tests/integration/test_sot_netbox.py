@@ -246,9 +246,35 @@ def test_a_rerun_finishes_an_interrupted_push(
         ip.delete()
     report = src.push(dep)
     assert report.created == {"device": 1, "interface": 1, "mac-address": 1, "ip-address": 2}
-    assert report.updated == {"interface": 1, "device": 2}  # primary MAC, primary IPs
+    # The new interface is created with its primary MAC (created first, unassigned): no second
+    # write for it; the two devices get their primary IPs.
+    assert report.updated == {"device": 2}
     assert not report.deleted
     assert files.site_dict(src.read().colleges[2]) == files.site_dict(college)
+
+
+def test_a_rerun_reuses_the_macs_a_stopped_push_created_unassigned(
+    pushed: tuple[NetBoxSource, Departement, Any],
+) -> None:
+    """A push stopped between the MACs of new interfaces (created first, unassigned) and the
+    interfaces: the next push assigns those MACs instead of creating them twice."""
+    src, dep, _ = pushed
+    api = pynetbox.api(src.settings.url, token=src.settings.token)
+    college = dep.colleges[2]
+    printer = college.devices_by_role("printer")[0]
+    mac = next(i.mac for i in printer.interfaces if i.mac).lower()
+    api.dcim.devices.get(name=printer.name).delete()  # with its interface, MAC and address
+    tag = api.extras.tags.get(slug="preau")
+    api.dcim.mac_addresses.create(mac_address=mac, tags=[tag.id])  # what the stopped push left
+    report = src.push(dep)
+    assert "mac-address" not in report.created
+    assert report.created == {"device": 1, "interface": 1, "ip-address": 1}
+    held = [m for m in api.dcim.mac_addresses.filter(mac_address=mac)]
+    assert len(held) == 1 and held[0].assigned_object_id is not None
+    itf = api.dcim.interfaces.get(id=held[0].assigned_object_id)
+    assert itf.primary_mac_address.id == held[0].id
+    assert files.site_dict(src.read().colleges[2]) == files.site_dict(college)
+    assert not src.push(dep).changed
 
 
 def test_sites_absent_from_the_model_are_left_alone(

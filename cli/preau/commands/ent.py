@@ -51,6 +51,8 @@ def _uplink(
 ) -> Uplink:
     from preau.ent.uplink import FixedUplink, NetUplink
 
+    if enabled:
+        import preau.lab  # noqa: F401 - registers the twin's routers as a deploy target
     return NetUplink(source, path, site, where) if enabled else FixedUplink()
 
 

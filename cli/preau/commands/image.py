@@ -161,7 +161,8 @@ def publish_cmd(
     result = deploy.publish(
         hosts, env, site_name, name, folder, recipe.description, default=default, dry_run=dry_run
     )
-    changed = [op.name for op in result.changed()]
+    # pyinfra names an operation "<deploy> | <operation>": the operation says what changed
+    changed = [op.name.rpartition(" | ")[2] for op in result.changed()]
     verb = "would change" if dry_run else "changed"
     if not changed:
         console.print(

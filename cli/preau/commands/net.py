@@ -34,6 +34,18 @@ def load(source: str | None, path: Path | None, *, changes: bool = False) -> Dep
     return check(open_source(source, path, changes=changes).read())
 
 
+def router_target(dep: Departement, key: str, where: str) -> Any:
+    """The router's deploy target; the environments that register targets are loaded first.
+
+    preau.lab registers the twin's routers (`--target lab`, and `auto` when the twin runs the
+    router): this layer wires it in, so that preau.deploys never imports the twin.
+    """
+    import preau.lab  # noqa: F401 - registers the twin's target factory
+    from preau.deploys import targets
+
+    return targets.target(dep, key, where)
+
+
 def select(dep: Departement, keys: list[str] | None) -> list[Site]:
     """The sites named by slug or UAI (the data centre by its slug), or all of them."""
     if not keys:
@@ -166,7 +178,7 @@ def plan(
     from preau.output import console, print_json
 
     dep = load(source, path)
-    p = net_apply.plan(dep, net_apply.target(dep, college, target))
+    p = net_apply.plan(dep, router_target(dep, college, target))
     if json:
         print_json(
             {"device": p.target.device.name, "changed": p.changed, "drift": p.drift, "diff": p.diff}
@@ -197,7 +209,7 @@ def apply(
     from preau.output import console, print_json
 
     dep = load(source, path, changes=True)
-    t = net_apply.target(dep, college, target)
+    t = router_target(dep, college, target)
     report = net_apply.apply(dep, t, dry_run=dry_run, timeout=timeout, say=console.print)
     if json:
         print_json(report.__dict__)
@@ -235,7 +247,7 @@ def bandwidth(
     src = open_source(source, path, changes=True)
     dep = check(src.read())
     mbps = net_apply.parse_rate(rate)
-    t = net_apply.target(dep, college, target)
+    t = router_target(dep, college, target)
     report = net_apply.bandwidth(dep, t, mbps, dry_run=dry_run)
     if not dry_run:
         report.recorded = net_apply.record_commit_rate(

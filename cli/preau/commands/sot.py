@@ -56,7 +56,7 @@ def push(
     json: Json = False,
 ) -> None:
     """Files -> NetBox: make NetBox hold the file source of truth (idempotent, bulk)."""
-    from preau.output import print_json, print_report
+    from preau.output import print_json, print_report, write_progress
     from preau.sot import default_inventory, open_source
     from preau.sot.filesource import FileSource
 
@@ -66,7 +66,14 @@ def push(
         dep = type(dep)(
             **{**dep.__dict__, "colleges": tuple(c for c in dep.colleges if c.slug in keep)}
         )
-    report = open_source("netbox").push(dep, dry_run=dry_run)
+    from preau.sot.netbox import NetBoxSource
+
+    source = open_source("netbox")
+    if isinstance(source, NetBoxSource) and not dry_run:
+        with write_progress("push to NetBox") as progress:
+            report = source.push(dep, dry_run=dry_run, progress=progress)
+    else:
+        report = source.push(dep, dry_run=dry_run)
     if json:
         print_json(report.as_dict())
     else:

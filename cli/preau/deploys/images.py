@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,14 +48,20 @@ def cmdline(entry: Entry, console: str = "ttyS0,115200") -> str:
     return f"initrd=initrd.img boot=live {fetch} console=tty0 console={console}"
 
 
+def _ascii(text: str) -> str:
+    """iPXE prints bytes, not UTF-8: accents go, dashes become '-'."""
+    text = text.replace("\u2014", "-").replace("\u2013", "-")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 def menu(site_name: str, entries: list[Entry], default: str) -> str:
     """published.ipxe: one item per published image, booting `default` after 5 s."""
     lines = [
         "#!ipxe",
         "# Written by `preau image publish`: the images this app server offers.",
-        f"menu Démarrage réseau ({site_name})",
-        *(f"item {e.name} {e.title}" for e in entries),
-        "item local Démarrer sur le disque local",
+        f"menu {_ascii(f'Démarrage réseau ({site_name})')}",
+        *(f"item {e.name} {_ascii(e.title)}" for e in entries),
+        f"item local {_ascii('Démarrer sur le disque local')}",
         f"choose --timeout 5000 --default {default} target || goto local",
         "goto ${target}",
     ]

@@ -32,6 +32,8 @@ DEVICE_ROLES = (
     "database",
 )
 PLATFORMS = ("linux", "ios", "junos", "windows", "printer-firmware")
+# The platform preau configures each network role on (network/<platform>/ has its templates).
+NETWORK_PLATFORMS = {"router": "linux", "access-switch": "ios", "cpe": "junos"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netaddr import IPAddress, IPNetwork
+from netaddr import IPAddress
 
 from preau.model import services
 from preau.model.addressing import dhcp_pool, gateway_address
@@ -110,8 +110,3 @@ def dhcp_scopes(dep: Departement, site: Site) -> list[DhcpScope]:
             )
         )
     return scopes
-
-
-def routed_prefixes(site: Site) -> list[IPNetwork]:
-    """What a site announces to the core: its container (one summary per collège)."""
-    return [site.container]

@@ -18,6 +18,7 @@ from preau.errors import Problem
 from preau.model.addressing import container_length, dhcp_pool
 from preau.model.departement import (
     DHCP_VLAN_ROLES,
+    NETWORK_PLATFORMS,
     PLATFORMS,
     College,
     Departement,
@@ -151,6 +152,21 @@ def _names(site: Site) -> list[Problem]:
                     f"unknown platform {device.platform!r}, expected one of {', '.join(PLATFORMS)}",
                 )
             )
+        want = NETWORK_PLATFORMS.get(device.role)
+        if want is not None and device.platform != want and device.platform in (None, *PLATFORMS):
+            out.append(
+                Problem(
+                    dobj,
+                    "platform",
+                    f"a {device.role} is configured as {want}, not {device.platform or 'nothing'}",
+                )
+            )
+        if device.role in ("access-switch", "cpe") and not any(
+            i.vlan == "management" and i.address is not None for i in device.interfaces
+        ):
+            out.append(
+                Problem(dobj, "interfaces", "needs an addressed interface on the management VLAN")
+            )
         if device.room and name_problem(device.room):  # an empty room: the validator says
             out.append(Problem(dobj, "room", name_problem(device.room) or ""))
         out += _interface_names(device)
@@ -241,12 +257,27 @@ def _router(dep: Departement, site: Site) -> list[Problem]:
     for itf in router.interfaces:
         if itf.vlan is None:
             continue
+        iobj = f"{robj} interface {itf.name}"
+        if not itf.parent:
+            out.append(Problem(iobj, "parent", "a VLAN sub-interface names its trunk"))
+        entry = dep.plan_entry(itf.vlan)
+        suffix = itf.name.rpartition(".")[2]
+        if (
+            entry is not None
+            and 1 <= entry.vid <= 4094  # an impossible VID is the plan's problem, said once
+            and itf.parent
+            and suffix.isdigit()
+            and int(suffix) != entry.vid
+        ):
+            out.append(
+                Problem(iobj, "name", f"ends in .{suffix} but VLAN {itf.vlan} is VID {entry.vid}")
+            )
         if itf.address is None:
             out.append(
                 Problem(
-                    f"{robj} interface {itf.name}",
+                    iobj,
                     "address",
-                    f"the router's interface on {itf.vlan} needs the VLAN's gateway address",
+                    f"the router's interface on {itf.vlan} needs its gateway address",
                 )
             )
         routed[itf.vlan] = routed.get(itf.vlan, 0) + 1
@@ -310,8 +341,6 @@ def _uplink(site: Site, router: Device) -> list[Problem]:
 
 def site_problems(dep: Departement, site: Site) -> list[Problem]:
     """Every rule about one site."""
-    if not site.devices:
-        return _names(site)
     return _names(site) + _addresses(site) + _router(dep, site)
 
 

@@ -32,6 +32,7 @@ from preau.sot.netbox_read import (
     to_model,
 )
 from preau.sot.netbox_schema import COLLEGE_CONTAINER, SUPERNET_ROLES, UPLINK, setup
+from preau.sot.netbox_write import Progress
 from preau.sot.netbox_write import push as write
 from preau.sot.validate import check
 
@@ -62,11 +63,13 @@ class NetBoxSource:
     def read(self) -> Departement:
         return to_model(fetch(self.client), self.client.url)
 
-    def push(self, dep: Departement, *, dry_run: bool = False) -> ChangeReport:
+    def push(
+        self, dep: Departement, *, dry_run: bool = False, progress: Progress | None = None
+    ) -> ChangeReport:
         check(dep)
         netbox_check(dep)
         snap = fetch(self.client)
-        return write(self.client, snap, dep, dry_run)
+        return write(self.client, snap, dep, dry_run, progress)
 
     # --- onboarding ------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -142,7 +142,12 @@ class Client:
         return getattr(getattr(self.api, app), name.replace("-", "_"))
 
     def _chunked(
-        self, doing: str, send: Any, items: Sequence[Any], parallel: bool = False
+        self,
+        doing: str,
+        send: Any,
+        items: Sequence[Any],
+        parallel: bool = False,
+        done: Callable[[int], None] | None = None,
     ) -> list[Any]:
         """Send `items` in chunks; `parallel` only when callers ordered them by what they lock.
 
@@ -157,7 +162,10 @@ class Client:
             for attempt in range(DEADLOCK_RETRIES + 1):
                 try:
                     with self.errors(doing):
-                        return send(chunk)
+                        out = send(chunk)
+                    if done is not None:
+                        done(len(chunk))
+                    return out
                 except BadInput as exc:
                     # The whole request was rolled back: sending it again is safe.
                     if "deadlock detected" not in str(exc) or attempt == DEADLOCK_RETRIES:
@@ -169,19 +177,59 @@ class Client:
         with ThreadPoolExecutor(WRITERS) as pool:
             return list(pool.map(one, chunks))
 
+    def _write(self, method: str, path: str, body: list[Any], doing: str) -> Any:
+        """One bulk request on a list endpoint (REST, a JSON list of objects).
+
+        Not `?fields=id`, though preau only needs the ids back: NetBox's dynamic fields narrow
+        the serializer for input too, so the other fields sent would be ignored.
+        """
+        try:
+            resp = self.session.request(
+                method,
+                f"{self.url}/api/{path}/",
+                json=body,
+                headers=self._headers(),
+            )
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise _explain(self.url, exc) from None
+        self._check_auth(resp, doing)
+        return resp.json() if resp.content else None
+
     def create(
-        self, path: str, items: Sequence[dict[str, Any]], parallel: bool = False
+        self,
+        path: str,
+        items: Sequence[dict[str, Any]],
+        parallel: bool = False,
+        done: Callable[[int], None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Bulk create; returns the created objects in the order of `items`."""
-        ep = self._endpoint(path)
-        results = self._chunked(f"creating {path}", ep.create, items, parallel)
+        """Bulk create; returns the created objects (their ids) in the order of `items`."""
+        doing = f"creating {path}"
+
+        def send(chunk: list[Any]) -> Any:
+            return self._write("POST", path, chunk, doing)
+
+        results = self._chunked(doing, send, items, parallel, done)
         return [dict(r) for chunk in results for r in chunk]
 
-    def update(self, path: str, items: Sequence[dict[str, Any]], parallel: bool = False) -> None:
-        self._chunked(f"updating {path}", self._endpoint(path).update, items, parallel)
+    def update(
+        self,
+        path: str,
+        items: Sequence[dict[str, Any]],
+        parallel: bool = False,
+        done: Callable[[int], None] | None = None,
+    ) -> None:
+        doing = f"updating {path}"
+        self._chunked(doing, lambda c: self._write("PATCH", path, c, doing), items, parallel, done)
 
-    def delete(self, path: str, ids: Sequence[int]) -> None:
-        self._chunked(f"deleting {path}", self._endpoint(path).delete, ids)
+    def delete(
+        self, path: str, ids: Sequence[int], done: Callable[[int], None] | None = None
+    ) -> None:
+        doing = f"deleting {path}"
+
+        def send(chunk: list[int]) -> Any:
+            return self._write("DELETE", path, [{"id": i} for i in chunk], doing)
+
+        self._chunked(doing, send, ids, False, done)
 
     def all(self, path: str, **filters: Any) -> list[dict[str, Any]]:
         """Every object of an endpoint matching filters, as plain dicts (paged by PAGE)."""

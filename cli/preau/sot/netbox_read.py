@@ -84,6 +84,9 @@ class Snapshot:
     provider_networks: dict[str, dict[str, Any]] = field(default_factory=dict)
     sites: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> nested site
     stale_templates: list[str] = field(default_factory=list)  # export templates to (re)create
+    # preau MACs assigned to nothing: what a push that stopped after creating the MACs of new
+    # interfaces (and before the interfaces) left; the next push assigns or deletes them.
+    unassigned_macs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _ints(obj: Any) -> Any:
@@ -241,6 +244,8 @@ def _assemble(snap: Snapshot, lists: dict[str, list[dict[str, Any]]]) -> None:
             owner_itf = interfaces.get(target.get("id"))
             if target.get("__typename") == "InterfaceType" and owner_itf is not None:
                 owner_itf[key].append(a)
+            elif kind == "mac-address" and not target:
+                snap.unassigned_macs.append(a)
 
 
 def fetch(client: Client, slugs: Iterable[str] | None = None) -> Snapshot:
