@@ -84,7 +84,34 @@ def _with_upstream(dep: Departement) -> Departement:
 
 
 def _servers(text: str) -> list[str]:
-    return [line.split("=", 1)[1] for line in text.splitlines() if line.startswith("server=")]
+    """The resolvers everything goes to (not the per-zone `server=/zone/ip` forwards)."""
+    return [
+        line.split("=", 1)[1]
+        for line in text.splitlines()
+        if line.startswith("server=") and not line.startswith("server=/")
+    ]
+
+
+def test_a_college_router_forwards_its_ad_zone_to_the_dc_and_the_dc_forwards_to_it() -> None:
+    from preau.inventory import build
+    from preau.model.domain import college_domain
+
+    dep = generate(1)
+    college = dep.colleges[0]
+    assert college.router is not None
+    domain = college_domain(dep, college)
+    assert domain is not None
+    conf = render_device(dep, college, college.router)["etc/dnsmasq.d/preau.conf"]
+    assert f"server=/{domain.dns_zone}/{domain.dc_address}" in conf.splitlines()
+    # the data centre has no domain to forward
+    assert dep.datacentre is not None and dep.datacentre.router is not None
+    dc_conf = render_device(dep, dep.datacentre, dep.datacentre.router)["etc/dnsmasq.d/preau.conf"]
+    assert "server=/" not in dc_conf
+    # and the DC's forwarder (roles/file_server's default) is this router, on the servers VLAN
+    site_vars = build(dep)["all"]["children"][college.slug.replace("-", "_")]["vars"]
+    servers_gw = next(v["gateway"] for v in site_vars["preau_vlans"] if v["role"] == "servers")
+    router_addrs = {str(i.address.ip) for i in college.router.interfaces if i.address is not None}
+    assert servers_gw in router_addrs
 
 
 def test_the_datacentre_resolver_forwards_to_the_upstream_resolvers_and_collèges_to_it() -> None:

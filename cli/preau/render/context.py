@@ -14,6 +14,7 @@ from netaddr import IPAddress
 
 from preau.errors import Problem, ValidationFailed
 from preau.model import College, Departement, Device, Interface, Site, services
+from preau.model.domain import college_domain
 from preau.model.facts import dhcp_scopes, gateway
 from preau.model.services import TFTP
 from preau.render import firewall, ports
@@ -72,6 +73,16 @@ def check_platform(device: Device) -> str:
             ]
         )
     return platform
+
+
+def _domain_forwards(dep: Departement, site: Site) -> list[dict[str, str]]:
+    """The zones the router's DNS sends to another server: the collège's AD zone, to its DC."""
+    if not isinstance(site, College):
+        return []
+    domain = college_domain(dep, site)
+    if domain is None or domain.dc_address is None:
+        return []
+    return [{"zone": domain.dns_zone, "server": str(domain.dc_address)}]
 
 
 def _common(dep: Departement, site: Site, device: Device) -> dict[str, Any]:
@@ -329,6 +340,8 @@ def linux_router(
             },
             "hosts": hosts,
             "upstream": upstream,
+            # the collège's AD zone is the DC's (its own DNS answers it): forwarded, not local
+            "domains": _domain_forwards(dep, site),
             "listen": [v["ifname"] for v in vlans] + ([uplink.name] if serves_dns else []),
         },
         "shaping": {

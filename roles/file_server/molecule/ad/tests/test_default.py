@@ -8,7 +8,10 @@ over LDAP with GSSAPI and opens its home over SMB with that ticket.
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -174,6 +177,81 @@ def test_password_file_is_root_only(host, passwords):
     f = host.file("/root/preau/initial-passwords.csv")
     assert (f.user, f.group, f.mode) == ("root", "root", 0o600)
     assert {ZOE, MATHEO} <= set(passwords)
+
+
+# --- next school year: a login taken by hand, the dry run, the rollover (they change accounts) ---
+
+
+def import_roster(roster: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the converge again with another roster of ../default, as an operator would."""
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    env = os.environ | {
+        "ANSIBLE_ROLES_PATH": str(scenario.parents[2]),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "NO_COLOR": "1",
+    }
+    cmd = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+        str(scenario / "converge.yml"),
+        "-e", f"file_server_roster_file={scenario.parent / 'default' / roster}",
+        *extra,
+    ]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+
+
+DIRECTORY = "samba-tool user list | sort; samba-tool group listmembers classe-6a | sort"
+
+
+def test_a_login_taken_by_hand_stops_the_import_and_changes_nothing(host):
+    # someone made zoe.lefevre3 by hand: next year's newcomer would get that login
+    host.run_expect([0], "samba-tool user create zoe.lefevre3 --random-password")
+    try:
+        before = host.run_expect([0], DIRECTORY).stdout
+        run = import_roster("roster-next-year.csv")
+        assert run.returncode != 0
+        # the YAML callback may fold a long message and double its quotes
+        out = " ".join((run.stdout + run.stderr).split()).replace("''", "'")
+        assert (
+            "roster-next-year.csv line 5: nom;prénom: login 'zoe.lefevre3' belongs to an AD "
+            "account preau did not make"
+        ) in out, out[-3000:]
+        assert host.run_expect([0], DIRECTORY).stdout == before
+    finally:
+        host.run_expect([0], "samba-tool user delete zoe.lefevre3")
+
+
+def test_dry_run_shows_the_directory_changes_and_changes_nothing(host):
+    before = host.run_expect([0], DIRECTORY).stdout
+    state = host.file("/var/lib/preau/roster-state.json").content_string
+    run = import_roster("roster-next-year.csv", "-e", "file_server_roster_dry_run=true")
+    assert run.returncode == 0, run.stdout[-3000:]
+    # the tool's own comparison with the directory, not only with the previous import
+    assert re.search(r"created:\s*\n\s*- zoe\.lefevre3", run.stdout), run.stdout[-3000:]
+    assert re.search(rf"disabled:\s*\n\s*- {re.escape(MATHEO)}", run.stdout)
+    assert re.search(rf"archived:\s*\n\s*- {re.escape(MATHEO)}", run.stdout)
+    assert host.run_expect([0], DIRECTORY).stdout == before
+    assert host.file("/var/lib/preau/roster-state.json").content_string == state
+
+
+def test_rollover_moves_classes_refuses_the_leaver_and_archives_his_files(host, pc, passwords):
+    host.run_expect([0], f"echo 'mes notes' > /srv/samba/homes/{MATHEO}/notes.txt")
+    run = import_roster("roster-next-year.csv")
+    assert run.returncode == 0, run.stdout[-3000:]
+    # Zoé moved from 6A to 5B
+    groups = host.run_expect([0], "samba-tool group listmembers classe-5b").stdout.split()
+    assert ZOE in groups
+    assert ZOE not in host.run_expect([0], "samba-tool group listmembers classe-6a").stdout.split()
+    # Mathéo left: no ticket any more, even with his password
+    refused = kinit(pc, passwords, MATHEO)
+    assert refused.rc != 0
+    assert "revoked" in refused.stderr or "disabled" in refused.stderr.lower(), refused.stderr
+    # his files are in the staff-only archive, not deleted
+    archived = host.run_expect([0], f"ls -d /srv/samba/archives/{MATHEO}@*").stdout.split()
+    assert len(archived) == 1
+    assert host.file(f"{archived[0]}/notes.txt").content_string.strip() == "mes notes"
+    assert host.file(archived[0]).group.endswith("personnels")
+    assert not host.file(f"/srv/samba/homes/{MATHEO}").exists
 
 
 # --- a Linux client joins the domain (winbind, RFC 2307 ids): kept last, it reconfigures the PC ---
