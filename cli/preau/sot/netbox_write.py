@@ -3,9 +3,10 @@
 Each row of `SPECS` says, for one kind of object, what preau wants (`wanted`), what NetBox holds
 (`current`, parsed once from the snapshot), which held objects a push may delete (`prune`) and,
 by its place in the table, the order of writes: region, context, supernets, providers, sites,
-rooms, VLANs, prefixes, circuits, devices, interfaces (parents before sub-interfaces), MACs,
-IPs, then the primary MAC/IP pointers. `Writer.sync` diffs one row and sends bulk writes (lists,
-`?fields=id`); deletions of what a pushed site no longer holds come last, leaves first.
+rooms, VLANs, prefixes, circuits, devices, the MACs of new interfaces (unassigned), interfaces
+(parents before sub-interfaces, new ones created with their primary MAC), MACs, IPs, then the
+primary MAC/IP pointers still to set. `Writer.sync` diffs one row and sends bulk writes (JSON
+lists of 200); deletions of what a pushed site no longer holds come last, leaves first.
 
 Objects are matched on natural keys (slugs, names, cid, prefix, address), so a push that
 stopped half-way is finished by the next one, and a push of what NetBox already holds sends
