@@ -31,6 +31,7 @@ from preau.deploys.net import ROLLBACK_UNIT
 from preau.lab import topology
 from preau.lab.core_config import OUTSIDE_NAMES
 from preau.model import Departement, Site
+from preau.model.services import BOOT
 from preau.model.facts import dhcp_scopes, gateway, reservations
 from preau.sot import files
 from preau.sot.filesource import FileSource
@@ -262,7 +263,7 @@ def test_teaching_pc_leases_and_reaches_servers_and_the_ent(net: Lab, tmp_path: 
     leased, record = _lease_with_options(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path)
     assert leased == pc.address  # its reservation
     app_server = net.one("app-server")
-    assert 'filename "pxelinux.0";' in record  # PXE from the app server
+    assert f'filename "{BOOT.bios_loader}";' in record  # PXE from the app server
     gw = gateway(_site(net), "teaching")
     assert f"option routers {gw};" in record
     # DNS through the router, forwarded to the département's resolver in the data centre
