@@ -31,8 +31,8 @@ from preau.deploys.net import ROLLBACK_UNIT
 from preau.lab import topology
 from preau.lab.core_config import OUTSIDE_NAMES
 from preau.model import Departement, Site
-from preau.model.services import BOOT
 from preau.model.facts import dhcp_scopes, gateway, reservations
+from preau.model.services import BOOT
 from preau.sot import files
 from preau.sot.filesource import FileSource
 
