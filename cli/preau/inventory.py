@@ -64,8 +64,9 @@ def _site_vars(dep: Departement, site: Site) -> dict[str, Any]:
     return out
 
 
-def _served(site: Site, device: Device) -> list[dict[str, Any]]:
-    """What the device serves and to which networks: its own firewall opens exactly that."""
+def _served(dep: Departement, site: Site, device: Device) -> list[dict[str, Any]]:
+    """What the device serves and to which networks: its own firewall opens exactly that
+    (the collège's zones allowed, then the data-centre hosts allowed, e.g. the monitoring host)."""
     if not isinstance(site, College):
         return []
     return [
@@ -73,13 +74,13 @@ def _served(site: Site, device: Device) -> list[dict[str, Any]]:
             "name": s.name,
             "proto": s.proto,
             "ports": list(s.ports),
-            "sources": [str(p) for p in s.sources(site)],
+            "sources": [str(p) for p in [*s.sources(site), *s.remote_sources(dep)]],
         }
         for s in services.served_by(device.role)
     ]
 
 
-def _host_vars(site: Site, device: Device) -> dict[str, Any]:
+def _host_vars(dep: Departement, site: Site, device: Device) -> dict[str, Any]:
     addr = device_address(device)
     out: dict[str, Any] = {
         "preau_role": device.role,
@@ -99,7 +100,7 @@ def _host_vars(site: Site, device: Device) -> dict[str, Any]:
             for i in device.interfaces
         ],
     }
-    served = _served(site, device)
+    served = _served(dep, site, device)
     if served:
         out["preau_served"] = served
     if addr is not None:
@@ -119,7 +120,7 @@ def build(dep: Departement) -> dict[str, Any]:
     roles: dict[str, dict[str, Any]] = {}
     kinds: dict[str, dict[str, Any]] = {"colleges": {}, "datacentre": {}}
     for site in dep.sites:
-        hosts = {d.name: _host_vars(site, d) for d in site.devices}
+        hosts = {d.name: _host_vars(dep, site, d) for d in site.devices}
         gname = group_name(site.slug)
         children[gname] = {"hosts": hosts, "vars": _site_vars(dep, site)}
         kinds["colleges" if isinstance(site, College) else "datacentre"][gname] = {}

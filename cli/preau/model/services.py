@@ -13,7 +13,7 @@ from typing import Literal
 
 from netaddr import IPAddress, IPNetwork
 
-from preau.model.departement import Site
+from preau.model.departement import Departement, Site
 
 Proto = Literal["tcp", "udp"]
 
@@ -31,10 +31,29 @@ class Service:
     ports: tuple[int, ...]
     zones: tuple[str, ...]
     why: str
+    # Data-centre device roles allowed to reach the service from outside the collège, through
+    # its uplink: their addresses come from the source of truth (`remote_sources`).
+    remote_roles: tuple[str, ...] = ()
 
     def sources(self, site: Site) -> list[IPNetwork]:
         """The prefixes of the site's zones allowed to reach this service (plan order)."""
         return [site.prefixes[z] for z in self.zones if z in site.prefixes]
+
+    def remote_sources(self, dep: Departement) -> list[IPNetwork]:
+        """The data-centre hosts allowed to reach it from outside the collège (/32 each)."""
+        return remote_hosts(dep, self.remote_roles)
+
+
+def remote_hosts(dep: Departement, roles: tuple[str, ...]) -> list[IPNetwork]:
+    """The addresses (/32) of the data centre's devices of these roles, in SoT order."""
+    if dep.datacentre is None or not roles:
+        return []
+    out = []
+    for device in dep.datacentre.devices:
+        addr = device.primary_address
+        if device.role in roles and addr is not None:
+            out.append(IPNetwork(f"{addr.ip}/32"))
+    return out
 
 
 SMB = Service(
@@ -66,7 +85,30 @@ NTP = Service(
     "NTP: the collège's time source",
 )
 
-COLLEGE_SERVICES: tuple[Service, ...] = (SMB, IPP, TFTP, HTTP_BOOT, APT_PROXY, NTP)
+
+# --- monitoring: every router and server is watched from the data centre -----------------------
+
+# The data centre's monitoring host (Prometheus, Alertmanager, the blackbox exporter).
+MONITORING_ROLE = "monitoring"
+# The roles whose hosts run node_exporter and are Prometheus targets (routers and servers).
+MONITORED_ROLES = ("router", "file-server", "app-server")
+NODE_EXPORTER_PORT = 9100
+# node_exporter answers the monitoring host only: no zone of the collège may read it (a pupil's
+# PC is refused), the data centre's monitoring host reaches it through the uplink.
+NODE_EXPORTERS: tuple[Service, ...] = tuple(
+    Service(
+        "node-exporter",
+        role,
+        "tcp",
+        (NODE_EXPORTER_PORT,),
+        (),
+        "node_exporter: the data centre's monitoring host reads this host's metrics",
+        remote_roles=(MONITORING_ROLE,),
+    )
+    for role in MONITORED_ROLES
+)
+
+COLLEGE_SERVICES: tuple[Service, ...] = (SMB, IPP, TFTP, HTTP_BOOT, APT_PROXY, NTP, *NODE_EXPORTERS)
 TIME = NTP
 
 
