@@ -8,7 +8,7 @@ import click
 import typer
 from rich.console import Console
 
-from preau.commands import college, ent, inventory, lab, net, netbox, roster, sot
+from preau.commands import college, ent, inventory, lab, monitoring, net, netbox, roster, sot
 from preau.errors import PreauError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(lab.app, name="lab", help="The twin: lab host images and container
 app.add_typer(roster.app, name="roster", help="Collège rosters: check, preview accounts.")
 app.add_typer(net.app, name="net", help="Network configs: render, goldens, plan, apply, bandwidth.")
 app.add_typer(ent.app, name="ent", help="The ENT portal: status, scale, autoscale, load tests.")
+app.add_typer(monitoring.app, name="monitoring", help="Monitoring: Prometheus targets, status.")
 
 _err = Console(stderr=True)
 

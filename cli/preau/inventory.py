@@ -11,6 +11,7 @@ from typing import Any
 
 from preau.model import College, Departement, Device, Site, services
 from preau.model.facts import device_address, gateway, server_address
+from preau.monitoring import targets
 
 
 def group_name(text: str) -> str:
@@ -80,6 +81,15 @@ def _served(dep: Departement, site: Site, device: Device) -> list[dict[str, Any]
     ]
 
 
+def _monitoring(dep: Departement) -> dict[str, Any]:
+    """What the monitoring host's Prometheus reads: its targets and the uplinks' commit rates."""
+    return {
+        "node_targets": [t.file_sd() for t in targets.node_targets(dep)],
+        "ent_targets": [t.file_sd() for t in targets.ent_targets(dep)],
+        "uplink_rules": targets.uplink_rules(dep),
+    }
+
+
 def _host_vars(dep: Departement, site: Site, device: Device) -> dict[str, Any]:
     addr = device_address(device)
     out: dict[str, Any] = {
@@ -103,6 +113,11 @@ def _host_vars(dep: Departement, site: Site, device: Device) -> dict[str, Any]:
     served = _served(dep, site, device)
     if served:
         out["preau_served"] = served
+    if device.role == services.MONITORING_ROLE:
+        out["preau_monitoring"] = _monitoring(dep)
+    units = services.watched_units(device.role) if isinstance(site, College) else []
+    if units:
+        out["preau_watched_units"] = units
     if addr is not None:
         out["ansible_host"] = str(addr)
     return out

@@ -94,3 +94,24 @@ def test_inventory_script_for_ansible(inventory_copy):
         check=True, capture_output=True, text=True, env=env,
     )  # fmt: skip
     assert "@clg_0929003l" in out.stdout and "clg-0929003l-app1" in out.stdout
+
+
+def test_monitoring_targets_json_and_write(preau, inventory_copy, tmp_path):
+    args = ("monitoring", "targets", "--source", "files", "--path", str(inventory_copy))
+    r = preau(*args, "--json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    routers = [t for t in rows if t["labels"]["role"] == "router"]
+    assert sorted(t["labels"]["uai"] for t in routers) == ["0929001J", "0929002K", "0929003L"]
+    out = tmp_path / "sd"
+    r = preau(*args, "--write", str(out), "--dry-run")
+    assert r.exit_code == 0 and "would write node.json" in r.output and not out.exists()
+    assert preau(*args, "--write", str(out)).exit_code == 0
+    node = json.loads((out / "node.json").read_text())
+    assert [g["targets"] for g in node] == [t["targets"] for t in rows if t["job"] == "node"]
+    r = preau(*args, "--write", str(out))
+    assert r.exit_code == 0 and "nothing to change" in r.output
+    site = next((inventory_copy / "sites").glob("clg-*.yml"))
+    site.write_text(site.read_text().replace("uai: 0929", "uai: 1929", 1))
+    r = preau(*args, "--json")
+    assert r.exit_code == 2 and f"college {site.stem}: uai:" in r.output

@@ -34,6 +34,8 @@ class Service:
     # Data-centre device roles allowed to reach the service from outside the collège, through
     # its uplink: their addresses come from the source of truth (`remote_sources`).
     remote_roles: tuple[str, ...] = ()
+    # The systemd unit serving it: node_exporter reports its state, an alert fires when it stops.
+    unit: str = ""
 
     def sources(self, site: Site) -> list[IPNetwork]:
         """The prefixes of the site's zones allowed to reach this service (plan order)."""
@@ -63,16 +65,43 @@ SMB = Service(
     (445,),
     (*USER_ZONES, "printers"),
     "SMB: homes, profiles and shares on the file server; printers scan to a folder",
+    unit="smbd.service",
 )
 IPP = Service(
-    "ipp", "app-server", "tcp", (631,), USER_ZONES, "IPP: printing through the print server"
+    "ipp",
+    "app-server",
+    "tcp",
+    (631,),
+    USER_ZONES,
+    "IPP: printing through the print server",
+    unit="cups.service",
 )
-TFTP = Service("tftp", "app-server", "udp", (69,), USER_ZONES, "TFTP: the network boot loader")
+TFTP = Service(
+    "tftp",
+    "app-server",
+    "udp",
+    (69,),
+    USER_ZONES,
+    "TFTP: the network boot loader",
+    unit="tftpd-hpa.service",
+)
 HTTP_BOOT = Service(
-    "http-boot", "app-server", "tcp", (80,), USER_ZONES, "HTTP: boot script, kernels and PC images"
+    "http-boot",
+    "app-server",
+    "tcp",
+    (80,),
+    USER_ZONES,
+    "HTTP: boot script, kernels and PC images",
+    unit="nginx.service",
 )
 APT_PROXY = Service(
-    "apt-proxy", "app-server", "tcp", (3142,), USER_ZONES, "apt proxy: PCs update through it"
+    "apt-proxy",
+    "app-server",
+    "tcp",
+    (3142,),
+    USER_ZONES,
+    "apt proxy: PCs update through it",
+    unit="apt-cacher-ng.service",
 )
 # The collège keeps its own time when its uplink is down (Kerberos refuses a skewed clock): the
 # app server follows the département's servers and every DHCP zone that may reach it asks it.
@@ -83,6 +112,7 @@ NTP = Service(
     (123,),
     (*USER_ZONES, "printers"),
     "NTP: the collège's time source",
+    unit="chrony.service",
 )
 
 
@@ -108,8 +138,25 @@ NODE_EXPORTERS: tuple[Service, ...] = tuple(
     for role in MONITORED_ROLES
 )
 
+# The ENT's load balancer publishes HAProxy's own Prometheus exporter (request rate, errors,
+# response times per instance); roles/ent_portal binds it (ent_portal_stats_bind).
+ENT_METRICS = Service(
+    "haproxy-metrics",
+    "load-balancer",
+    "tcp",
+    (8404,),
+    (),
+    "HAProxy /metrics: the ENT's request rate, errors and response times",
+    remote_roles=(MONITORING_ROLE,),
+)
+
 COLLEGE_SERVICES: tuple[Service, ...] = (SMB, IPP, TFTP, HTTP_BOOT, APT_PROXY, NTP, *NODE_EXPORTERS)
 TIME = NTP
+
+
+def watched_units(role: str) -> list[str]:
+    """The systemd units a device of this role runs for its services (watched by node_exporter)."""
+    return [s.unit for s in served_by(role) if s.unit]
 
 
 def served_by(role: str) -> list[Service]:
