@@ -11,6 +11,7 @@ from typing import Any
 
 from preau.model import College, Departement, Device, Site, services
 from preau.model.facts import device_address, gateway, server_address
+from preau.model.services import NODE_EXPORTER_PORT
 from preau.monitoring import targets
 
 
@@ -84,8 +85,7 @@ def _served(dep: Departement, site: Site, device: Device) -> list[dict[str, Any]
 def _monitoring(dep: Departement) -> dict[str, Any]:
     """What the monitoring host's Prometheus reads: its targets and the uplinks' commit rates."""
     return {
-        "node_targets": [t.file_sd() for t in targets.node_targets(dep)],
-        "ent_targets": [t.file_sd() for t in targets.ent_targets(dep)],
+        "scrape_jobs": targets.scrape_jobs(dep),
         "uplink_rules": targets.uplink_rules(dep),
     }
 
@@ -130,6 +130,7 @@ def build(dep: Departement) -> dict[str, Any]:
         "preau_domain": dep.services.domain,
         "preau_dns_servers": [str(a) for a in dep.services.dns],
         "preau_ntp_servers": [str(a) for a in dep.services.ntp],
+        "preau_node_exporter_port": NODE_EXPORTER_PORT,
     }
     children: dict[str, Any] = {}
     roles: dict[str, dict[str, Any]] = {}

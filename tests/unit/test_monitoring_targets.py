@@ -105,8 +105,10 @@ def test_the_monitoring_host_is_given_the_same_targets_by_the_inventory() -> Non
     assert dep.datacentre is not None
     (mon,) = dep.datacentre.devices_by_role(services.MONITORING_ROLE)
     given = hostvars[mon.name]["preau_monitoring"]
-    assert given["node_targets"] == [t.file_sd() for t in tg.node_targets(dep)]
-    assert given["ent_targets"] == [t.file_sd() for t in tg.ent_targets(dep)]
+    jobs = {j["job"]: j for j in given["scrape_jobs"]}
+    assert jobs[tg.NODE_JOB]["targets"] == [t.file_sd() for t in tg.node_targets(dep)]
+    assert jobs[tg.ENT_JOB]["targets"] == [t.file_sd() for t in tg.ent_targets(dep)]
+    assert {j["file"] for j in jobs.values()} | {tg.UPLINK_RULES_FILE} == set(tg.files(dep))
     assert given["uplink_rules"] == tg.uplink_rules(dep)
     # and nobody else carries them
     assert [h for h, v in hostvars.items() if "preau_monitoring" in v] == [mon.name]

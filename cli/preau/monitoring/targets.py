@@ -115,17 +115,22 @@ def uplink_rules(dep: Departement) -> dict[str, Any]:
     return {"groups": [{"name": "preau-uplinks", "rules": rules}]}
 
 
+def scrape_jobs(dep: Departement) -> list[dict[str, Any]]:
+    """Prometheus' jobs, each with its file_sd file and targets: the role names no job itself."""
+    return [
+        {"job": NODE_JOB, "file": NODE_FILE, "targets": [t.file_sd() for t in node_targets(dep)]},
+        {"job": ENT_JOB, "file": ENT_FILE, "targets": [t.file_sd() for t in ent_targets(dep)]},
+    ]
+
+
 def files(dep: Departement) -> dict[str, str]:
     """The files the monitoring host reads, by name: file_sd JSON and the uplinks' rules."""
-
-    def sd(ts: list[Target]) -> str:
-        return json.dumps([t.file_sd() for t in ts], indent=2, ensure_ascii=False) + "\n"
-
-    return {
-        NODE_FILE: sd(node_targets(dep)),
-        ENT_FILE: sd(ent_targets(dep)),
-        UPLINK_RULES_FILE: yaml.safe_dump(uplink_rules(dep), sort_keys=False, allow_unicode=True),
+    out = {
+        job["file"]: json.dumps(job["targets"], indent=2, ensure_ascii=False) + "\n"
+        for job in scrape_jobs(dep)
     }
+    out[UPLINK_RULES_FILE] = yaml.safe_dump(uplink_rules(dep), sort_keys=False, allow_unicode=True)
+    return out
 
 
 def write(dep: Departement, directory: Path) -> list[str]:
