@@ -6,9 +6,12 @@ webhook receiver and resolve there once the fault is gone."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +20,9 @@ import testinfra
 testinfra_hosts = ["molecule-monitoring"]
 
 NODE = "molecule-monitoring-node"
+# the collège router it plays (molecule.yml), as the demo source of truth (inventory/) names it
+ROUTER = "clg-0929001j-rtr1"
+REPO = Path(__file__).resolve().parents[5]
 POSTS = "/var/lib/webhook/posts.jsonl"
 
 
@@ -58,12 +64,13 @@ def notifications(host: Any) -> list[dict[str, Any]]:
     ]
 
 
-def received(host: Any, alertname: str, status: str, since: int, **labels: str) -> bool:
+def received(mon: Any, alertname: str, status: str, since: int, **labels: str) -> bool:
+    """Has the webhook received this alert in this state since the mark (labels must match)?"""
     return any(
         a["labels"].get("alertname") == alertname
         and a["status"] == status
         and all(a["labels"].get(k) == v for k, v in labels.items())
-        for a in notifications(host)[since:]
+        for a in notifications(mon)[since:]
     )
 
 
@@ -96,7 +103,7 @@ def test_prometheus_scrapes_the_node_and_it_is_up_with_its_colleges_labels(host:
     (target,) = wait("the node target up", up, 60)
     labels = target["labels"]
     assert labels["uai"] == "0929001J" and labels["site"] == "clg-0929001j"
-    assert (labels["role"], labels["room"], labels["host"]) == ("router", "local-technique", NODE)
+    assert (labels["role"], labels["room"], labels["host"]) == ("router", "local-technique", ROUTER)
     (sample,) = query(host, 'up{job="node",uai="0929001J"}')
     assert sample["value"][1] == "1"
     # node_exporter reports the watched unit, and only the watched ones
@@ -106,7 +113,9 @@ def test_prometheus_scrapes_the_node_and_it_is_up_with_its_colleges_labels(host:
 
 def test_the_blackbox_exporter_probes_the_configured_urls(host: Any) -> None:
     def probe() -> list[dict[str, Any]]:
-        return [s for s in query(host, 'probe_success{job="blackbox-http"}') if s["value"][1] == "1"]
+        return [
+            s for s in query(host, 'probe_success{job="blackbox-http"}') if s["value"][1] == "1"
+        ]
 
     wait("probe_success 1", probe, 60)
 
@@ -116,12 +125,24 @@ def test_a_stopped_service_fires_the_service_alert_and_it_resolves(
 ) -> None:
     node.run_expect([0], "systemctl stop preau-probe.service")
     try:
-        wait("ServiceDown firing at the webhook", lambda: received(
-            host, "ServiceDown", "firing", mark, name="preau-probe.service", uai="0929001J"))  # fmt: skip
+        wait(
+            "ServiceDown firing at the webhook",
+            partial(
+                received,
+                host,
+                "ServiceDown",
+                "firing",
+                mark,
+                name="preau-probe.service",
+                uai="0929001J",
+            ),
+        )
     finally:
         node.run_expect([0], "systemctl start preau-probe.service")
-    wait("ServiceDown resolved at the webhook", lambda: received(
-        host, "ServiceDown", "resolved", mark, name="preau-probe.service"))  # fmt: skip
+    wait(
+        "ServiceDown resolved at the webhook",
+        partial(received, host, "ServiceDown", "resolved", mark, name="preau-probe.service"),
+    )
 
 
 def test_a_host_that_stops_answering_fires_target_down_and_it_resolves(
@@ -129,10 +150,14 @@ def test_a_host_that_stops_answering_fires_target_down_and_it_resolves(
 ) -> None:
     node.run_expect([0], "systemctl stop prometheus-node-exporter.service")
     try:
-        wait("TargetDown firing", lambda: received(host, "TargetDown", "firing", mark, host=NODE))
+        wait(
+            "TargetDown firing", partial(received, host, "TargetDown", "firing", mark, host=ROUTER)
+        )
     finally:
         node.run_expect([0], "systemctl start prometheus-node-exporter.service")
-    wait("TargetDown resolved", lambda: received(host, "TargetDown", "resolved", mark, host=NODE))
+    wait(
+        "TargetDown resolved", partial(received, host, "TargetDown", "resolved", mark, host=ROUTER)
+    )
 
 
 def test_an_uplink_above_80_percent_of_its_commit_rate_fires_and_resolves(
@@ -145,11 +170,51 @@ def test_an_uplink_above_80_percent_of_its_commit_rate_fires_and_resolves(
                     f"http://{NODE}:8080/load.bin")  # fmt: skip
     assert load.rc == 0, load.stderr
     try:
-        wait("CollegeUplinkSaturated firing", lambda: received(
-            host, "CollegeUplinkSaturated", "firing", mark, uai="0929001J", direction="out"))  # fmt: skip
+        wait(
+            "CollegeUplinkSaturated firing",
+            partial(
+                received,
+                host,
+                "CollegeUplinkSaturated",
+                "firing",
+                mark,
+                uai="0929001J",
+                direction="out",
+            ),
+        )
         (busy,) = query(host, 'preau:uplink_utilisation:ratio{uai="0929001J",direction="out"}')
         assert float(busy["value"][1]) > 0.8, busy
+        # what the desk's command shows, read from this Prometheus' HTTP API
+        state = status(host, "college", "status", "0929001J")
+        assert state["uplink"]["out"] > 0.8
+        assert {"alertname": "CollegeUplinkSaturated", "direction": "out",
+                "severity": "warning"} in state["alerts"]  # fmt: skip
     finally:
         host.run("systemctl stop uplink-load")
-    wait("CollegeUplinkSaturated resolved", lambda: received(
-        host, "CollegeUplinkSaturated", "resolved", mark, uai="0929001J"))  # fmt: skip
+    wait(
+        "CollegeUplinkSaturated resolved",
+        partial(received, host, "CollegeUplinkSaturated", "resolved", mark, uai="0929001J"),
+    )
+
+
+def status(host: Any, *args: str) -> Any:
+    """`preau ... --json` from the machine running molecule, against the scenario's Prometheus."""
+    address = next(a for a in host.interface("eth0").addresses if ":" not in a)
+    proc = subprocess.run(
+        ["preau", *args, "--source", "files", "--path", str(REPO / "inventory"),
+         "--prometheus-url", f"http://{address}:9090", "--json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_the_status_commands_read_the_college_from_prometheus(host: Any) -> None:
+    state = status(host, "college", "status", "0929001J")
+    hosts = {h["host"]: h for h in state["hosts"]}
+    assert hosts[ROUTER]["up"] is True and 0 < hosts[ROUTER]["memory_used"] < 1
+    # the collège's servers are in the source of truth but not in this scenario: not known
+    assert {h["up"] for n, h in hosts.items() if n != ROUTER} == {None}
+    assert 0 <= state["uplink"]["out"] < 0.8 and "in" in state["uplink"]
+    rows = {r["uai"]: r for r in status(host, "monitoring", "status")}
+    assert rows["0929001J"]["up"] == 1 and rows["0929002K"]["up"] == 0
