@@ -1,6 +1,7 @@
 """The CLI on the embedded file source of truth: exit codes, tables, JSON."""
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,29 @@ def test_monitoring_targets_json_and_write(preau, inventory_copy, tmp_path):
     site.write_text(site.read_text().replace("uai: 0929", "uai: 1929", 1))
     r = preau(*args, "--json")
     assert r.exit_code == 2 and f"college {site.stem}: uai:" in r.output
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:  # bound then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_status_says_when_prometheus_does_not_answer(preau, inventory_copy):
+    url = f"http://127.0.0.1:{_closed_port()}"
+    for args in (("monitoring", "status"), ("college", "status", "0929001J")):
+        r = preau(
+            *args, "--source", "files", "--path", str(inventory_copy), "--prometheus-url", url
+        )
+        assert r.exit_code == 1, r.output
+        assert f"Prometheus at {url} does not answer" in r.output
+
+
+def test_status_without_a_monitoring_host_asks_for_prometheus(preau, inventory_copy):
+    dc = inventory_copy / "sites" / "dc-nanterre.yml"
+    text = dc.read_text()
+    dc.write_text(text[: text.index("- name: dc-mon1")])
+    r = preau("monitoring", "status", "--source", "files", "--path", str(inventory_copy))
+    assert r.exit_code == 2 and "no monitoring host" in r.output
+    r = preau("college", "status", "0000000A", "--source", "files", "--path", str(inventory_copy))
+    assert r.exit_code == 2 and "no collège" in r.output
