@@ -128,3 +128,19 @@ def test_egress_adds_a_way_out_through_the_core_only(dep: Departement) -> None:
     assert [h for h in plan.hosts if h.name != topology.CORE_NAME] == [
         h for h in plain.hosts if h.name != topology.CORE_NAME
     ]
+
+
+def test_the_monitoring_host_runs_only_when_asked(dep: Departement) -> None:
+    assert dep.datacentre is not None
+    (mon,) = dep.datacentre.devices_by_role("monitoring")
+    assert plan_names(topology.plan(dep)) & {mon.name} == set()
+    plan = topology.plan(dep, monitoring=True)
+    host = plan.host(mon.name)
+    assert host is not None and host.image == "monitoring" and host.site == dep.datacentre.slug
+    assert mon.primary_address is not None
+    assert [n.address for n in host.nics] == [mon.primary_address]
+    assert ("monitoring", True) in plan.options
+
+
+def plan_names(plan: topology.LabPlan) -> set[str]:
+    return {h.name for h in plan.hosts}
