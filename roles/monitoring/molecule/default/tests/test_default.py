@@ -84,8 +84,8 @@ def test_the_daemons_run_with_the_checked_configuration(host: Any) -> None:
     for unit in ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"):
         assert host.service(unit).is_running, unit
         assert host.service(unit).is_enabled, unit
-    assert host.socket("tcp://0.0.0.0:9090").is_listening
-    assert host.socket("tcp://0.0.0.0:9093").is_listening
+    for port in (9090, 9093, 9115):  # Prometheus, Alertmanager, blackbox exporter: ready
+        host.run_expect([0], f"curl -sf http://127.0.0.1:{port}/-/ready")
     # what the role wrote is what the daemons' own checkers accept
     host.run_expect([0], "promtool check config /etc/prometheus/prometheus.yml")
     host.run_expect([0], "amtool check-config /etc/prometheus/alertmanager.yml")
