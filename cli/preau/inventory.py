@@ -87,6 +87,7 @@ def _monitoring(dep: Departement) -> dict[str, Any]:
     return {
         "scrape_jobs": targets.scrape_jobs(dep),
         "uplink_rules": targets.uplink_rules(dep),
+        "uplink_rules_file": targets.UPLINK_RULES_FILE,
     }
 
 

@@ -110,6 +110,7 @@ def test_the_monitoring_host_is_given_the_same_targets_by_the_inventory() -> Non
     assert jobs[tg.ENT_JOB]["targets"] == [t.file_sd() for t in tg.ent_targets(dep)]
     assert {j["file"] for j in jobs.values()} | {tg.UPLINK_RULES_FILE} == set(tg.files(dep))
     assert given["uplink_rules"] == tg.uplink_rules(dep)
+    assert given["uplink_rules_file"] == tg.UPLINK_RULES_FILE
     # and nobody else carries them
     assert [h for h, v in hostvars.items() if "preau_monitoring" in v] == [mon.name]
 
