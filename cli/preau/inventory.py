@@ -88,6 +88,7 @@ def _monitoring(dep: Departement) -> dict[str, Any]:
         "scrape_jobs": targets.scrape_jobs(dep),
         "uplink_rules": targets.uplink_rules(dep),
         "uplink_rules_file": targets.UPLINK_RULES_FILE,
+        "http_probes": targets.http_probes(dep),
     }
 
 

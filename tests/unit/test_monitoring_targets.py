@@ -6,12 +6,14 @@ import json
 import random
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
 from preau import inventory
 from preau.model import Departement, services
 from preau.monitoring import targets as tg
+from preau.render import render_device
 from preau.sot.generate import add_college, college_spec, generate
 
 
@@ -111,6 +113,8 @@ def test_the_monitoring_host_is_given_the_same_targets_by_the_inventory() -> Non
     assert {j["file"] for j in jobs.values()} | {tg.UPLINK_RULES_FILE} == set(tg.files(dep))
     assert given["uplink_rules"] == tg.uplink_rules(dep)
     assert given["uplink_rules_file"] == tg.UPLINK_RULES_FILE
+    # the ENT portal, by the name the routers' DNS publishes for its load balancer
+    assert given["http_probes"] == tg.http_probes(dep) != []
     # and nobody else carries them
     assert [h for h, v in hostvars.items() if "preau_monitoring" in v] == [mon.name]
 
@@ -120,3 +124,13 @@ def test_the_ent_roles_metrics_port_is_the_declared_one() -> None:
     defaults = Path(__file__).resolve().parents[2] / "roles/ent_portal/defaults/main.yml"
     bind = yaml.safe_load(defaults.read_text())["ent_portal_stats_bind"]
     assert int(bind.rpartition(":")[2]) == services.ENT_METRICS.ports[0]
+
+
+def test_the_ent_probe_is_the_name_the_data_centre_router_publishes() -> None:
+    dep = generate(1)
+    assert dep.datacentre is not None and dep.datacentre.router is not None
+    (url,) = tg.http_probes(dep)
+    (lb,) = dep.datacentre.devices_by_role("load-balancer")
+    assert lb.primary_address is not None
+    conf = render_device(dep, dep.datacentre, dep.datacentre.router)["etc/dnsmasq.d/preau.conf"]
+    assert f"host-record={urlsplit(url).hostname},{lb.primary_address.ip}" in conf.splitlines()

@@ -115,6 +115,13 @@ def uplink_rules(dep: Departement) -> dict[str, Any]:
     return {"groups": [{"name": "preau-uplinks", "rules": rules}]}
 
 
+def http_probes(dep: Departement) -> list[str]:
+    """URLs the blackbox exporter probes: the ENT portal, by the name the routers' DNS gives it."""
+    if dep.datacentre is None or not dep.datacentre.devices_by_role("load-balancer"):
+        return []
+    return [f"https://ent.{dep.services.domain}/"]
+
+
 def scrape_jobs(dep: Departement) -> list[dict[str, Any]]:
     """Prometheus' jobs, each with its file_sd file and targets: the role names no job itself."""
     return [
