@@ -79,6 +79,7 @@ def test_the_default_alerts_fire_as_documented(tmp_path: Path) -> None:
 
     fs = f'job="node",role="file-server",host="{a.slug}-fs1",site="{a.slug}",uai="{a.uai}"'
     portal = 'haproxy_backend_http_responses_total{proxy="portal",code='
+    (probe,) = targets.http_probes(dep)
     series = [
         tx(a, "wan0", 0.9),  # 90% of its commit rate: fires after 5 minutes
         tx(b, "wan0", 0.7),  # 70%: never
@@ -90,6 +91,8 @@ def test_the_default_alerts_fire_as_documented(tmp_path: Path) -> None:
         {"series": portal + '"2xx"}', "values": "0+98x40"},
         {"series": 'haproxy_backend_total_time_average_seconds{proxy="portal"}',
          "values": "0.35x40"},
+        {"series": f'probe_success{{job="blackbox-http",instance="{probe}"}}',
+         "values": "1 1 1 0x20"},
     ]  # fmt: skip
     uplink = {"severity": "warning", "site": a.slug, "uai": a.uai, "direction": "out"}
     host = {"severity": "critical", **_labels(fs)}
@@ -112,6 +115,10 @@ def test_the_default_alerts_fire_as_documented(tmp_path: Path) -> None:
         _alert("EntErrors", "4m"),
         _alert("EntErrors", "7m", {"severity": "critical", "proxy": "portal"},
                {"summary": "ENT backend portal: 2% of responses are errors"}),
+        _alert("ProbeFailed", "2m"),
+        _alert("ProbeFailed", "3m", {"severity": "critical", "job": "blackbox-http",
+                                     "instance": probe},
+               {"summary": f"{probe} does not answer its probe"}),
         _alert("EntSlow", "7m", {"severity": "warning", "proxy": "portal"},
                {"summary": "ENT backend portal: requests take 350ms"}),
     ]  # fmt: skip
