@@ -85,3 +85,21 @@ def test_the_boot_chain_the_app_server_is_given_is_the_declared_one(dep: Departe
     assert services.BOOT.script_url(app) == url.replace(":80/", "/")
     for scope in dhcp_scopes(dep, college):
         assert (scope.boot_server is not None) == (scope.vlan.role in services.TFTP.zones)
+
+
+def test_each_monitored_host_watches_the_units_of_what_it_serves(dep: Departement) -> None:
+    college = dep.colleges[0]
+    hostvars = inventory.script_inventory(dep)["_meta"]["hostvars"]
+    (fs,) = college.devices_by_role("file-server")
+    assert hostvars[fs.name]["preau_watched_units"] == [services.SMB.unit]
+    (app,) = college.devices_by_role("app-server")
+    assert (
+        set(hostvars[app.name]["preau_watched_units"])
+        == {s.unit for s in services.served_by("app-server") if s.unit}
+        >= {"cups.service", "tftpd-hpa.service", "chrony.service"}
+    )
+    assert college.router is not None
+    assert hostvars[college.router.name]["preau_watched_units"] == list(services.ROUTER_UNITS)
+    # a PC runs nothing the desk watches
+    pc = college.devices_by_role("pc")[0]
+    assert "preau_watched_units" not in hostvars[pc.name]

@@ -154,9 +154,15 @@ COLLEGE_SERVICES: tuple[Service, ...] = (SMB, IPP, TFTP, HTTP_BOOT, APT_PROXY, N
 TIME = NTP
 
 
+# The collège router's own daemons (deploys/net.py starts them): routing to the core (FRR), and
+# DHCP and DNS for every zone (dnsmasq). The desk is told when one stops.
+ROUTER_UNITS = ("frr.service", "dnsmasq.service")
+
+
 def watched_units(role: str) -> list[str]:
     """The systemd units a device of this role runs for its services (watched by node_exporter)."""
-    return [s.unit for s in served_by(role) if s.unit]
+    own = list(ROUTER_UNITS) if role == "router" else []
+    return own + [s.unit for s in served_by(role) if s.unit]
 
 
 def served_by(role: str) -> list[Service]:
