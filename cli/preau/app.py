@@ -14,7 +14,18 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from preau.commands import college, ent, image, inventory, lab, net, netbox, roster, sot
+from preau.commands import (
+    college,
+    ent,
+    image,
+    inventory,
+    lab,
+    monitoring,
+    net,
+    netbox,
+    roster,
+    sot,
+)
 from preau.errors import EnvironmentFailure, PreauError
 
 if TYPE_CHECKING:
@@ -36,6 +47,7 @@ app.add_typer(roster.app, name="roster", help="Collège rosters: check, preview 
 app.add_typer(net.app, name="net", help="Network configs: render, goldens, plan, apply, bandwidth.")
 app.add_typer(ent.app, name="ent", help="The ENT portal: status, scale, autoscale, load tests.")
 app.add_typer(image.app, name="image", help="PC images: build and list (images/<name>/).")
+app.add_typer(monitoring.app, name="monitoring", help="Monitoring: Prometheus targets, status.")
 
 # Where the parser's exceptions may come from: typer >= 0.2x bundles its own copy of click
 # (typer._click, base class typer.TyperException); older typer raises click's. Both may be

@@ -12,6 +12,8 @@ from typing import Any
 from preau.model import College, Departement, Device, Site, services
 from preau.model.domain import college_domain
 from preau.model.facts import device_address, gateway, server_address
+from preau.model.services import NODE_EXPORTER_PORT
+from preau.monitoring import targets
 
 
 def group_name(text: str) -> str:
@@ -81,8 +83,9 @@ def _site_vars(dep: Departement, site: Site) -> dict[str, Any]:
     return out
 
 
-def _served(site: Site, device: Device) -> list[dict[str, Any]]:
-    """What the device serves and to which networks: its own firewall opens exactly that."""
+def _served(dep: Departement, site: Site, device: Device) -> list[dict[str, Any]]:
+    """What the device serves and to which networks: its own firewall opens exactly that
+    (the collège's zones allowed, then the data-centre hosts allowed, e.g. the monitoring host)."""
     if not isinstance(site, College):
         return []
     return [
@@ -90,13 +93,23 @@ def _served(site: Site, device: Device) -> list[dict[str, Any]]:
             "name": s.name,
             "proto": s.proto,
             "ports": list(s.ports),
-            "sources": [str(p) for p in s.sources(site)],
+            "sources": [str(p) for p in [*s.sources(site), *s.remote_sources(dep)]],
         }
         for s in services.served_by(device.role)
     ]
 
 
-def _host_vars(site: Site, device: Device) -> dict[str, Any]:
+def _monitoring(dep: Departement) -> dict[str, Any]:
+    """What the monitoring host's Prometheus reads: its targets and the uplinks' commit rates."""
+    return {
+        "scrape_jobs": targets.scrape_jobs(dep),
+        "uplink_rules": targets.uplink_rules(dep),
+        "uplink_rules_file": targets.UPLINK_RULES_FILE,
+        "http_probes": targets.http_probes(dep),
+    }
+
+
+def _host_vars(dep: Departement, site: Site, device: Device) -> dict[str, Any]:
     addr = device_address(device)
     out: dict[str, Any] = {
         "preau_role": device.role,
@@ -116,9 +129,14 @@ def _host_vars(site: Site, device: Device) -> dict[str, Any]:
             for i in device.interfaces
         ],
     }
-    served = _served(site, device)
+    served = _served(dep, site, device)
     if served:
         out["preau_served"] = served
+    if device.role == services.MONITORING_ROLE:
+        out["preau_monitoring"] = _monitoring(dep)
+    units = services.watched_units(device.role) if isinstance(site, College) else []
+    if units:
+        out["preau_watched_units"] = units
     if addr is not None:
         out["ansible_host"] = str(addr)
     return out
@@ -131,12 +149,13 @@ def build(dep: Departement) -> dict[str, Any]:
         "preau_domain": dep.services.domain,
         "preau_dns_servers": [str(a) for a in dep.services.dns],
         "preau_ntp_servers": [str(a) for a in dep.services.ntp],
+        "preau_node_exporter_port": NODE_EXPORTER_PORT,
     }
     children: dict[str, Any] = {}
     roles: dict[str, dict[str, Any]] = {}
     kinds: dict[str, dict[str, Any]] = {"colleges": {}, "datacentre": {}}
     for site in dep.sites:
-        hosts = {d.name: _host_vars(site, d) for d in site.devices}
+        hosts = {d.name: _host_vars(dep, site, d) for d in site.devices}
         gname = group_name(site.slug)
         children[gname] = {"hosts": hosts, "vars": _site_vars(dep, site)}
         kinds["colleges" if isinstance(site, College) else "datacentre"][gname] = {}

@@ -1,6 +1,7 @@
 """The CLI on the embedded file source of truth: exit codes, tables, JSON."""
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,50 @@ def test_inventory_script_for_ansible(inventory_copy):
         check=True, capture_output=True, text=True, env=env,
     )  # fmt: skip
     assert "@clg_0929003l" in out.stdout and "clg-0929003l-app1" in out.stdout
+
+
+def test_monitoring_targets_json_and_write(preau, inventory_copy, tmp_path):
+    args = ("monitoring", "targets", "--source", "files", "--path", str(inventory_copy))
+    r = preau(*args, "--json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    routers = [t for t in rows if t["labels"]["role"] == "router"]
+    assert sorted(t["labels"]["uai"] for t in routers) == ["0929001J", "0929002K", "0929003L"]
+    out = tmp_path / "sd"
+    r = preau(*args, "--write", str(out), "--dry-run")
+    assert r.exit_code == 0 and "would write node.json" in r.output and not out.exists()
+    assert preau(*args, "--write", str(out)).exit_code == 0
+    node = json.loads((out / "node.json").read_text())
+    assert [g["targets"] for g in node] == [t["targets"] for t in rows if t["job"] == "node"]
+    r = preau(*args, "--write", str(out))
+    assert r.exit_code == 0 and "nothing to change" in r.output
+    site = next((inventory_copy / "sites").glob("clg-*.yml"))
+    site.write_text(site.read_text().replace("uai: 0929", "uai: 1929", 1))
+    r = preau(*args, "--json")
+    assert r.exit_code == 2 and f"college {site.stem}: uai:" in r.output
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:  # bound then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_status_says_when_prometheus_does_not_answer(preau, inventory_copy):
+    url = f"http://127.0.0.1:{_closed_port()}"
+    for args in (("monitoring", "status"), ("college", "status", "0929001J")):
+        r = preau(
+            *args, "--source", "files", "--path", str(inventory_copy), "--prometheus-url", url
+        )
+        assert r.exit_code == 1, r.output
+        assert f"Prometheus at {url} does not answer" in r.output
+
+
+def test_status_without_a_monitoring_host_asks_for_prometheus(preau, inventory_copy):
+    dc = inventory_copy / "sites" / "dc-nanterre.yml"
+    text = dc.read_text()
+    dc.write_text(text[: text.index("- name: dc-mon1")])
+    r = preau("monitoring", "status", "--source", "files", "--path", str(inventory_copy))
+    assert r.exit_code == 2 and "no monitoring host" in r.output
+    r = preau("college", "status", "0000000A", "--source", "files", "--path", str(inventory_copy))
+    assert r.exit_code == 2 and "no collège" in r.output

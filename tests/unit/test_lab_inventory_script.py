@@ -32,7 +32,14 @@ def test_no_key_no_key_var() -> None:
 def test_lab_hosts_never_refresh_apt_lists() -> None:
     """Lab hosts cannot reach a mirror: installing must use the lists baked into their image."""
     lab_vars = _tree(None)["all"]["children"]["lab"]["vars"]
-    for role in ("common", "file_server", "app_server", "ent_portal"):
+    for role in (
+        "common",
+        "file_server",
+        "app_server",
+        "ent_portal",
+        "node_exporter",
+        "monitoring",
+    ):
         assert lab_vars[f"{role}_apt_cache_valid_time"] >= 10 * 365 * 24 * 3600
 
 

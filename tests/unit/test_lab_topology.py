@@ -139,3 +139,19 @@ def test_only_the_file_server_may_write_security_xattrs(dep: Departement) -> Non
     fs = next(h for h in plan.hosts if h.role == "file-server")
     app = next(h for h in plan.hosts if h.role == "app-server")
     assert fs.spec_hash() != app.spec_hash()
+
+
+def test_the_monitoring_host_runs_only_when_asked(dep: Departement) -> None:
+    assert dep.datacentre is not None
+    (mon,) = dep.datacentre.devices_by_role("monitoring")
+    assert plan_names(topology.plan(dep)) & {mon.name} == set()
+    plan = topology.plan(dep, monitoring=True)
+    host = plan.host(mon.name)
+    assert host is not None and host.image == "monitoring" and host.site == dep.datacentre.slug
+    assert mon.primary_address is not None
+    assert [n.address for n in host.nics] == [mon.primary_address]
+    assert ("monitoring", True) in plan.options
+
+
+def plan_names(plan: topology.LabPlan) -> set[str]:
+    return {h.name for h in plan.hosts}

@@ -145,8 +145,38 @@ def test_zone_policy(dep: Departement) -> None:
     assert {z for z, dsts in allowed.items() if "printers" in dsts} == {"servers"}
     assert {z for z, dsts in allowed.items() if "management" in dsts} == {"admin"}
     assert "servers" in allowed["teaching"] and "servers" in allowed["admin"]
-    assert allowed["wan"] == set()  # nothing opens inward from the uplink at a collège
+    assert allowed["wan"] == {"servers"}  # only the monitoring host's reads (below)
     assert all("wan" in allowed[z] for z in ("admin", "teaching", "wifi"))
+
+
+def test_from_the_uplink_only_the_monitoring_host_reads_the_exporters(dep: Departement) -> None:
+    college = _college(dep)
+    assert college.router is not None and dep.datacentre is not None
+    (mon,) = dep.datacentre.devices_by_role(services.MONITORING_ROLE)
+    assert mon.primary_address is not None
+    monitor = str(mon.primary_address.ip)
+    ctx = linux_router(dep, college, college.router)
+    (wan,) = [c for c in ctx["firewall"]["chains"] if c["zone"] == "wan"]
+    port = str(services.NODE_EXPORTER_PORT)
+    assert wan["rules"], "nothing opened from the uplink"
+    for rule in wan["rules"]:  # every rule inward: the exporter port, from the monitoring host
+        assert (rule["saddr"], rule["proto"], rule["ports"]) == ([monitor], "tcp", port), rule
+    servers = {a for r in wan["rules"] for a in r["daddr"]}
+    want = {str(d.primary_address.ip) for role in ("file-server", "app-server")
+            for d in college.devices_by_role(role) if d.primary_address}  # fmt: skip
+    assert servers == want
+    # the router's own exporter: on its input, from the uplink, from the monitoring host only
+    nft = render_device(dep, college, college.router)["etc/nftables.conf"]
+    inp = nft.split("chain input {")[1].split("}\n")[0]
+    (line,) = [x.strip() for x in inp.splitlines() if f"dport {{ {port} }}" in x]
+    assert line.startswith(f'iifname "wan0" ip saddr {{ {monitor} }} tcp dport {{ {port} }}')
+    # no monitoring host in the source of truth: nothing opened at all
+    dc = replace(dep.datacentre, devices=tuple(
+        d for d in dep.datacentre.devices if d.role != services.MONITORING_ROLE))  # fmt: skip
+    bare = replace(dep, datacentre=dc)
+    assert _allowed(bare, college)["wan"] == set()
+    assert port not in render_device(bare, college, college.router)["etc/nftables.conf"].split(
+        "chain input {")[1].split("}\n")[0]  # fmt: skip
 
 
 def test_teaching_reaches_the_servers_on_the_school_ports(dep: Departement) -> None:

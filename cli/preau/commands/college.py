@@ -118,6 +118,38 @@ def show(
 
 
 @app.command()
+def status(
+    college: Annotated[str, typer.Argument(help="Slug or UAI.")],
+    source: Source = None,
+    path: InventoryPath = None,
+    prometheus_url: Annotated[
+        str | None,
+        typer.Option(
+            "--prometheus-url",
+            envvar="PREAU_PROMETHEUS_URL",
+            help="Prometheus' address (default: the monitoring host of the SoT, :9090).",
+        ),
+    ] = None,
+    json: Json = False,
+) -> None:
+    """The collège at a glance, from Prometheus: hosts up, uplink load, firing alerts."""
+    from preau.commands import monitoring
+    from preau.output import print_json
+    from preau.sot import open_source
+    from preau.sot.validate import check
+
+    dep = check(open_source(source, path).read())
+    c = dep.college(college)
+    if c is None:
+        raise BadInput(f"no collège {college!r} (try `preau college list`)")
+    (state,) = monitoring.states(dep, prometheus_url, [c])
+    if json:
+        print_json(state.as_dict())
+        return
+    monitoring.print_college(state)
+
+
+@app.command()
 def diagram(
     college: Annotated[str, typer.Argument(help="Slug or UAI.")],
     out: Annotated[Path, typer.Option("--out", help="Picture to write (.png, .svg, .pdf).")] = Path(

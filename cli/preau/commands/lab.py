@@ -114,13 +114,20 @@ def _plan(
     source: Source = None,
     path: InventoryPath = None,
     egress: bool = False,
+    monitoring: bool = False,
 ) -> tuple[Departement, lab_topology.LabPlan]:
     from preau.lab import topology as lab_topology
     from preau.sot import open_source
 
     dep = open_source(source, path).read()
     plan = lab_topology.plan(
-        dep, colleges, pcs=pcs, printers=printers, ent_apps=ent_apps, egress=egress
+        dep,
+        colleges,
+        pcs=pcs,
+        printers=printers,
+        ent_apps=ent_apps,
+        egress=egress,
+        monitoring=monitoring,
     )
     return dep, plan
 
@@ -139,6 +146,10 @@ def up(
             "a veth to this machine, host routes and a masquerade rule (table ip preau_lab).",
         ),
     ] = False,
+    monitoring: Annotated[
+        bool,
+        typer.Option("--monitoring", help="Also run the data centre's monitoring host."),
+    ] = False,
     dry_run: DryRun = False,
     source: Source = None,
     path: InventoryPath = None,
@@ -147,7 +158,7 @@ def up(
     from preau.lab import twin as lab_twin
     from preau.output import console as _out
 
-    _dep, plan = _plan(college, pcs, printers, ent_apps, source, path, egress)
+    _dep, plan = _plan(college, pcs, printers, ent_apps, source, path, egress, monitoring)
     if dry_run:
         _plan_table(plan, "would bring up")
         return
@@ -284,6 +295,7 @@ def lab_inventory(
         source or last.get("source"),
         path or (Path(last["path"]) if last.get("path") else None),
         bool(last.get("egress")),
+        bool(last.get("monitoring")),
     )
     tree = lab_targets.ansible_inventory(dep, plan, lab_targets.operator_key(state_root()))
     print_json(inventory.script_format(tree) if script else tree)

@@ -102,7 +102,14 @@ def ansible_inventory(
     # images, whose package lists are as old as the image, so installing must not refresh them.
     lab_vars: dict[str, object] = {
         f"{role}_apt_cache_valid_time": LAB_APT_CACHE_VALID_TIME
-        for role in ("common", "file_server", "app_server", "ent_portal")
+        for role in (
+            "common",
+            "file_server",
+            "app_server",
+            "ent_portal",
+            "node_exporter",
+            "monitoring",
+        )
     }
     if ssh_key:
         lab_vars["common_ssh_authorized_keys"] = [

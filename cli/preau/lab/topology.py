@@ -78,6 +78,8 @@ IMAGE_FOR_ROLE = {
     "load-balancer": "ent",
     "portal-app": "ent",
     "database": "ent",
+    # Prometheus, Alertmanager, the exporters (lab/images/monitoring)
+    "monitoring": "monitoring",
 }
 ROUTER_ROLES = ("router", "core")
 # FRR's zebra and bgpd refuse to start without CAP_SYS_ADMIN (they keep it for netns/VRF
@@ -399,11 +401,14 @@ def plan(
     printers: int = 1,
     ent_apps: int = 1,
     egress: bool = False,
+    monitoring: bool = False,
 ) -> LabPlan:
     """The twin for `colleges` (slugs or UAIs; default: the first collège of the département).
 
     With `egress`, the core also gets `EGRESS_CORE_IF` towards the machine, which routes and
     masquerades lab traffic to the outside (the Debian mirror, for roles that install packages).
+    With `monitoring`, the data centre's monitoring host runs too (off by default: it costs a
+    container and an image most lab sessions do not need).
     """
     if pcs < 0 or printers < 0 or ent_apps < 0:
         raise BadInput("--pcs, --printers, --ent-apps: counts cannot be negative")
@@ -425,6 +430,8 @@ def plan(
         dc = dep.datacentre
         ent = dc.devices_by_role("load-balancer") + dc.devices_by_role("database")
         ent += dc.devices_by_role("portal-app")[:ent_apps]
+        if monitoring:
+            ent += dc.devices_by_role("monitoring")
         h, b, w = _site_hosts(dep, dc, ent)
         hosts += h
         bridges += b
@@ -486,7 +493,12 @@ def plan(
         bridges=tuple(bridges),
         wires=tuple(wires),
         egress=egress,
-        options=(("pcs", pcs), ("printers", printers), ("ent_apps", ent_apps)),
+        options=(
+            ("pcs", pcs),
+            ("printers", printers),
+            ("ent_apps", ent_apps),
+            *((("monitoring", True),) if monitoring else ()),
+        ),
         routed=tuple(
             [
                 *(str(s.container) for s in sites),

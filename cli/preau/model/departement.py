@@ -30,6 +30,8 @@ DEVICE_ROLES = (
     "load-balancer",
     "portal-app",
     "database",
+    # the data centre's monitoring host (Prometheus, Alertmanager, blackbox exporter)
+    "monitoring",
 )
 PLATFORMS = ("linux", "ios", "junos", "windows", "printer-firmware")
 # The platform preau configures each network role on (network/<platform>/ has its templates).

@@ -13,7 +13,7 @@ from typing import Literal
 
 from netaddr import IPAddress, IPNetwork
 
-from preau.model.departement import Site
+from preau.model.departement import Departement, Site
 
 Proto = Literal["tcp", "udp"]
 
@@ -31,10 +31,31 @@ class Service:
     ports: tuple[int, ...]
     zones: tuple[str, ...]
     why: str
+    # Data-centre device roles allowed to reach the service from outside the collège, through
+    # its uplink: their addresses come from the source of truth (`remote_sources`).
+    remote_roles: tuple[str, ...] = ()
+    # The systemd unit serving it: node_exporter reports its state, an alert fires when it stops.
+    unit: str = ""
 
     def sources(self, site: Site) -> list[IPNetwork]:
         """The prefixes of the site's zones allowed to reach this service (plan order)."""
         return [site.prefixes[z] for z in self.zones if z in site.prefixes]
+
+    def remote_sources(self, dep: Departement) -> list[IPNetwork]:
+        """The data-centre hosts allowed to reach it from outside the collège (/32 each)."""
+        return remote_hosts(dep, self.remote_roles)
+
+
+def remote_hosts(dep: Departement, roles: tuple[str, ...]) -> list[IPNetwork]:
+    """The addresses (/32) of the data centre's devices of these roles, in SoT order."""
+    if dep.datacentre is None or not roles:
+        return []
+    out = []
+    for device in dep.datacentre.devices:
+        addr = device.primary_address
+        if device.role in roles and addr is not None:
+            out.append(IPNetwork(f"{addr.ip}/32"))
+    return out
 
 
 SMB = Service(
@@ -44,16 +65,43 @@ SMB = Service(
     (445,),
     (*USER_ZONES, "printers"),
     "SMB: homes, profiles and shares on the file server; printers scan to a folder",
+    unit="smbd.service",
 )
 IPP = Service(
-    "ipp", "app-server", "tcp", (631,), USER_ZONES, "IPP: printing through the print server"
+    "ipp",
+    "app-server",
+    "tcp",
+    (631,),
+    USER_ZONES,
+    "IPP: printing through the print server",
+    unit="cups.service",
 )
-TFTP = Service("tftp", "app-server", "udp", (69,), USER_ZONES, "TFTP: the network boot loader")
+TFTP = Service(
+    "tftp",
+    "app-server",
+    "udp",
+    (69,),
+    USER_ZONES,
+    "TFTP: the network boot loader",
+    unit="tftpd-hpa.service",
+)
 HTTP_BOOT = Service(
-    "http-boot", "app-server", "tcp", (80,), USER_ZONES, "HTTP: boot script, kernels and PC images"
+    "http-boot",
+    "app-server",
+    "tcp",
+    (80,),
+    USER_ZONES,
+    "HTTP: boot script, kernels and PC images",
+    unit="nginx.service",
 )
 APT_PROXY = Service(
-    "apt-proxy", "app-server", "tcp", (3142,), USER_ZONES, "apt proxy: PCs update through it"
+    "apt-proxy",
+    "app-server",
+    "tcp",
+    (3142,),
+    USER_ZONES,
+    "apt proxy: PCs update through it",
+    unit="apt-cacher-ng.service",
 )
 # The collège keeps its own time when its uplink is down (Kerberos refuses a skewed clock): the
 # app server follows the département's servers and every DHCP zone that may reach it asks it.
@@ -64,10 +112,57 @@ NTP = Service(
     (123,),
     (*USER_ZONES, "printers"),
     "NTP: the collège's time source",
+    unit="chrony.service",
 )
 
-COLLEGE_SERVICES: tuple[Service, ...] = (SMB, IPP, TFTP, HTTP_BOOT, APT_PROXY, NTP)
+
+# --- monitoring: every router and server is watched from the data centre -----------------------
+
+# The data centre's monitoring host (Prometheus, Alertmanager, the blackbox exporter).
+MONITORING_ROLE = "monitoring"
+# The roles whose hosts run node_exporter and are Prometheus targets (routers and servers).
+MONITORED_ROLES = ("router", "file-server", "app-server")
+NODE_EXPORTER_PORT = 9100
+# node_exporter answers the monitoring host only: no zone of the collège may read it (a pupil's
+# PC is refused), the data centre's monitoring host reaches it through the uplink.
+NODE_EXPORTERS: tuple[Service, ...] = tuple(
+    Service(
+        "node-exporter",
+        role,
+        "tcp",
+        (NODE_EXPORTER_PORT,),
+        (),
+        "node_exporter: the data centre's monitoring host reads this host's metrics",
+        remote_roles=(MONITORING_ROLE,),
+    )
+    for role in MONITORED_ROLES
+)
+
+# The ENT's load balancer publishes HAProxy's own Prometheus exporter (request rate, errors,
+# response times per instance); roles/ent_portal binds it (ent_portal_stats_bind).
+ENT_METRICS = Service(
+    "haproxy-metrics",
+    "load-balancer",
+    "tcp",
+    (8404,),
+    (),
+    "HAProxy /metrics: the ENT's request rate, errors and response times",
+    remote_roles=(MONITORING_ROLE,),
+)
+
+COLLEGE_SERVICES: tuple[Service, ...] = (SMB, IPP, TFTP, HTTP_BOOT, APT_PROXY, NTP, *NODE_EXPORTERS)
 TIME = NTP
+
+
+# The collège router's own daemons (deploys/net.py starts them): routing to the core (FRR), and
+# DHCP and DNS for every zone (dnsmasq). The desk is told when one stops.
+ROUTER_UNITS = ("frr.service", "dnsmasq.service")
+
+
+def watched_units(role: str) -> list[str]:
+    """The systemd units a device of this role runs for its services (watched by node_exporter)."""
+    own = list(ROUTER_UNITS) if role == "router" else []
+    return own + [s.unit for s in served_by(role) if s.unit]
 
 
 def served_by(role: str) -> list[Service]:

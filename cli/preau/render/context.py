@@ -234,6 +234,9 @@ def linux_router(
                 continue
             if allow.to_ent and not ent:
                 continue
+            saddr = [str(n.ip) for n in services.remote_hosts(dep, allow.from_roles)]
+            if allow.from_roles and not saddr:
+                continue  # no such host in the data centre: nothing to open
             if allow.to_role is not None:
                 to_role = _addresses(site, allow.to_role)
                 if not to_role:
@@ -249,12 +252,28 @@ def linux_router(
                     "ports": ", ".join(str(p) for p in allow.ports),
                     "several_ports": len(allow.ports) > 1,
                     "daddr": daddr,
+                    "saddr": saddr,
                     "icmp": allow.icmp,
                     "tftp": (allow.proto, allow.ports) == (TFTP.proto, TFTP.ports),
                     "why": allow.why,
                 }
             )
         chains.append({"zone": zone, "ifname": ifname, "rules": rules, "wan": zone == firewall.WAN})
+
+    # The router's own services read from the data centre (its node_exporter), on its input.
+    remote_input = []
+    if isinstance(site, College):
+        for service in firewall.ROUTER_REMOTE_SERVICES:
+            saddr = [str(n.ip) for n in service.remote_sources(dep)]
+            if saddr:
+                remote_input.append(
+                    {
+                        "saddr": saddr,
+                        "proto": service.proto,
+                        "ports": ", ".join(str(p) for p in service.ports),
+                        "why": service.why,
+                    }
+                )
 
     scopes = []
     for scope in dhcp_scopes(dep, site):
@@ -325,6 +344,7 @@ def linux_router(
             "lan_ifnames": [v["ifname"] for v in vlans],
             "dhcp_ifnames": [s["ifname"] for s in scopes],
             "admin_ifnames": [by_zone[z] for z in firewall.ROUTER_ADMIN_ZONES if z in by_zone],
+            "remote_input": remote_input,
             "masquerade_ifnames": [by_zone[z] for z in firewall.MASQUERADED if z in by_zone],
             "serves_dns": serves_dns,
             # collège routers forward from their uplink address, their hosts from the container

@@ -25,7 +25,8 @@ class Allow:
 
     `to_role` limits the destination to the site's devices of that role (a service's server),
     `to_ent` to the data centre's servers prefix (the ENT portal), `to_ntp` to the département's
-    NTP servers.
+    NTP servers. `from_roles` limits the source to the data centre's devices of those roles
+    (the monitoring host); a site whose data centre has none opens nothing.
     """
 
     src: str
@@ -37,6 +38,7 @@ class Allow:
     to_ent: bool = False
     to_ntp: bool = False
     icmp: bool = False
+    from_roles: tuple[str, ...] = ()
 
 
 # Every collège service, from each zone allowed to reach it, to its own server only.
@@ -46,8 +48,29 @@ _SERVICE_FLOWS = tuple(
     for zone in service.zones
 )
 
+# Services read from the data centre (node_exporter): through the uplink, from the declared
+# data-centre hosts only, to the servers offering them. The router's own ones are on its input.
+_REMOTE_FLOWS = tuple(
+    Allow(
+        WAN,
+        "servers",
+        service.why,
+        service.proto,
+        service.ports,
+        to_role=service.host_role,
+        from_roles=service.remote_roles,
+    )
+    for service in services.COLLEGE_SERVICES
+    if service.remote_roles and service.host_role != "router"
+)
+# What the collège router itself serves to the data centre, opened on its input from the uplink.
+ROUTER_REMOTE_SERVICES = tuple(
+    s for s in services.served_by("router") if s.remote_roles and not s.zones
+)
+
 COLLEGE_POLICY: tuple[Allow, ...] = (
     *_SERVICE_FLOWS,
+    *_REMOTE_FLOWS,
     *(
         Allow(z, "servers", "ping the servers when a user reports a problem", icmp=True)
         for z in USER_ZONES

@@ -234,6 +234,8 @@ def datacentre_layout(
     addr = _Addresses(prefixes)
     hosts = [("ent-lb1", "load-balancer"), ("ent-db1", "database")]
     hosts += [(f"ent-app{i + 1}", "portal-app") for i in range(app_hosts)]
+    # the monitoring host: Prometheus reads every collège's routers and servers from here
+    hosts += [("dc-mon1", "monitoring")]
     devices = [router(f"{slug}-rtr1", dep, prefixes, circuit)]
     for host, role in hosts:
         devices.append(
