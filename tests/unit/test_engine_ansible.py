@@ -24,6 +24,16 @@ PLAYBOOK = """\
     - name: Look at it
       ansible.builtin.command: cat {{ target }}
       changed_when: false
+    - name: Write the notes
+      ansible.builtin.copy:
+        dest: "{{ target }}.{{ item }}"
+        content: "{{ item }}\\n"
+        mode: "0644"
+      loop: [a, b]
+    - name: Stamp when asked
+      ansible.builtin.command: touch {{ target }}.stamp
+      changed_when: true
+      when: stamp | default(false) | bool
     - name: Fail when asked
       ansible.builtin.fail:
         msg: asked to fail
@@ -60,11 +70,13 @@ def _run(local: tuple[Path, Path, Path], text: str, **kw: object) -> tuple[engin
 def test_a_run_streams_progress_and_recaps_what_changed(local: tuple[Path, Path, Path]) -> None:
     recap, events = _run(local, "bonjour")
     assert recap.ok and recap.status == "successful", engine.last_output(recap)
-    assert recap.hosts["box1"].changed == 1 and recap.hosts["box1"].ok == 2
-    assert recap.hosts["box1"].skipped == 1
-    (change,) = recap.changes
+    assert recap.hosts["box1"].changed == 2 and recap.hosts["box1"].ok == 3
+    assert recap.hosts["box1"].skipped == 2
+    change, notes = recap.changes
     assert (change.host, change.play, change.task) == ("box1", "Tiny play", "Write the motd")
+    assert change.action == "ansible.builtin.copy"
     assert "+bonjour" in change.diff  # --diff is on for real runs too
+    assert "+a" in notes.diff and "+b" in notes.diff  # a loop's diffs, item by item
     assert local[2].read_text() == "bonjour\n"
     # the stream: the play, each task, then per-host results carrying the host's progress
     kinds = [e.kind for e in events]
@@ -80,11 +92,16 @@ def test_a_run_streams_progress_and_recaps_what_changed(local: tuple[Path, Path,
 
 def test_check_mode_reports_the_diff_and_changes_nothing(local: tuple[Path, Path, Path]) -> None:
     local[2].write_text("old\n")
-    recap, _ = _run(local, "new", check=True)
+    for item in "ab":
+        Path(f"{local[2]}.{item}").write_text(f"{item}\n")
+    recap, _ = _run(local, "new", check=True, extra={"stamp": True})
     assert recap.ok and recap.check
-    (change,) = recap.changes
+    # the probe (changed_when: false) is a read; the stamp command would run: a pending change
+    change, stamp = recap.changes
     assert "-old" in change.diff and "+new" in change.diff
+    assert stamp.task == "Stamp when asked" and stamp.diff.startswith("would run: touch ")
     assert local[2].read_text() == "old\n"
+    assert not Path(f"{local[2]}.stamp").exists()
 
 
 def test_a_failure_is_named_with_its_task_and_message(local: tuple[Path, Path, Path]) -> None:

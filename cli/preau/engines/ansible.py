@@ -21,7 +21,9 @@ ansible_runner is imported inside `run()`: the CLI starts without it.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -159,6 +161,77 @@ def render_diff(diff: Any) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
 
+# what ansible.builtin.command/shell answer in check mode instead of running
+# (a skipped event carries no result: only its stdout, at verbosity 1, says so)
+_WOULD_RUN = "Command would have run if not in check mode"
+_ITEM = re.compile(r"\(item=([^)]*)\)")
+
+
+def _items(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """A task's results: its loop items' when it looped, else itself."""
+    items = res.get("results")
+    if isinstance(items, list) and items:
+        return [r for r in items if isinstance(r, dict)]
+    return [res]
+
+
+def _text_cmd(text: str) -> str:
+    """The command in a result printed as `skipping: [host] => <result>` (verbosity 1; the
+    result is YAML with ansible.cfg's callback_result_format, JSON without it)."""
+    import yaml
+
+    _, sep, raw = text.replace("\r\n", "\n").partition("=> ")
+    try:
+        result = yaml.safe_load(raw) if sep else None
+    except yaml.YAMLError:
+        result = None
+    cmd = result.get("cmd") if isinstance(result, dict) else None
+    return " ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "the command")
+
+
+def _would_run(res: dict[str, Any]) -> list[str]:
+    """The commands a check-mode run skipped because they would have run (a pending change)."""
+    out = []
+    for r in _items(res):
+        if r.get("msg") == _WOULD_RUN:
+            cmd = r.get("cmd")
+            out.append(" ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "?"))
+    return out
+
+
+@functools.cache
+def _task_nodes(path: str) -> dict[int, dict[str, Any]]:
+    """The tasks of a task file by the line they start on (1-based), as Ansible's task_path."""
+    import yaml
+
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.SequenceNode):
+            stack += node.value
+        elif isinstance(node, yaml.MappingNode):
+            task = yaml.safe_load(yaml.serialize(node))
+            if isinstance(task, dict):
+                out[node.start_mark.line + 1] = task
+            # blocks and plays nest their tasks
+            stack += [v for k, v in node.value if k.value in ("block", "rescue", "always", "tasks")]
+    return out
+
+
+def _reads_only(task_path: str) -> bool:
+    """The task declares `changed_when: false`: a command that only reads, never a change."""
+    path, _, line = task_path.rpartition(":")
+    if not path or not line.isdigit():
+        return False
+    task = _task_nodes(path).get(int(line), {})
+    return str(task.get("changed_when", "")).strip().lower() == "false"
+
+
 def _lines(value: Any) -> str:
     if isinstance(value, dict):
         return "".join(f"{k}: {v}\n" for k, v in sorted(value.items()))
@@ -179,6 +252,7 @@ class EventHandler:
         self.stats: dict[str, HostRecap] = {}
         self.play = ""
         self.task = ""
+        self._pending: dict[tuple[str, str], list[str]] = {}
 
     def _host(self, name: str) -> HostProgress:
         if name not in self.progress:
@@ -205,14 +279,25 @@ class EventHandler:
             host = self._host(str(data.get("host", "")))
             host.play, host.task = str(data.get("play", self.play)), str(data.get("task", ""))
             self._emit("start", host.host)
+        elif name in ("runner_item_on_ok", "runner_item_on_skipped"):
+            self._item(event, data)
         elif name in _RESULT_EVENTS:
-            self._result(name, data)
+            self._result(name, data, str(event.get("stdout", "")))
         elif name == "playbook_on_stats":
             self._stats(data)
             self._emit("stats")
         return True  # keep the event in the artifacts
 
-    def _result(self, name: str, data: dict[str, Any]) -> None:
+    def _item(self, event: dict[str, Any], data: dict[str, Any]) -> None:
+        """A loop item: remember the ones a check-mode command skipped but would have run."""
+        text = str(event.get("stdout", ""))
+        if _WOULD_RUN in text:
+            key = (str(data.get("host", "")), str(data.get("task_uuid", "")))
+            label = _ITEM.search(text)
+            item = f" (item={label[1]})" if label else ""
+            self._pending.setdefault(key, []).append(_text_cmd(text) + item)
+
+    def _result(self, name: str, data: dict[str, Any], stdout: str = "") -> None:
         host = self._host(str(data.get("host", "")))
         res = data.get("res", {}) or {}
         play, task = str(data.get("play", self.play)), str(data.get("task", self.task))
@@ -220,14 +305,27 @@ class EventHandler:
         kind = _RESULT_EVENTS[name]
         if kind == "failed" and data.get("ignore_errors"):
             kind = "ok"
+        key = (host.host, str(data.get("task_uuid", "")))
+        would_run = self._pending.pop(key, []) + _would_run(res)
+        if not would_run and _WOULD_RUN in stdout:
+            would_run = [_text_cmd(stdout)]  # skipped events carry no result, only its text
+        if _reads_only(str(data.get("task_path", ""))):
+            would_run = []
+        if kind == "skipped" and would_run:
+            kind = "ok"  # check mode: a command that would have run is a change, not a skip
         setattr(host, kind, getattr(host, kind) + 1)
-        changed = bool(res.get("changed")) and kind == "ok"
+        changed = kind == "ok" and (bool(res.get("changed")) or bool(would_run))
         if changed:
             host.changed += 1
-            action = str(data.get("task_action", res.get("invocation", {}).get("module", "")))
-            self.changes.append(Change(host.host, play, task, action, render_diff(res.get("diff"))))
+            action = str(data.get("task_action", ""))
+            diff = "".join(render_diff(r.get("diff")) for r in _items(res) if r.get("changed"))
+            diff += "".join(f"would run: {cmd}\n" for cmd in would_run)
+            self.changes.append(Change(host.host, play, task, action, diff))
         if kind in ("failed", "unreachable"):
-            message = str(res.get("msg") or res.get("stderr") or res.get("reason") or "failed")
+            failed = [r for r in _items(res) if r.get("failed")] or [res]
+            message = "; ".join(
+                str(r.get("msg") or r.get("stderr") or r.get("reason") or "failed") for r in failed
+            )
             self.failures.append(Failure(host.host, play, task, message, kind == "unreachable"))
         self._emit("changed" if changed else kind, host.host)
 
@@ -306,6 +404,7 @@ def run(
         rotate_artifacts=KEEP_RUNS,
         suppress_env_files=True,
         forks=forks,
+        verbosity=1 if check else None,  # results in the text: see _WOULD_RUN
         timeout=timeout,
         event_handler=handler,
         quiet=True,
