@@ -175,6 +175,18 @@ def _items(res: dict[str, Any]) -> list[dict[str, Any]]:
     return [res]
 
 
+def _change_text(res: dict[str, Any]) -> str:
+    """What one changed result says changed: its diff, else its item or name and state."""
+    diff = render_diff(res.get("diff"))
+    if diff:
+        return diff
+    label = res.get("_ansible_item_label", res.get("item", res.get("name")))
+    if isinstance(label, dict):
+        label = label.get("name", label)
+    state = res.get("state")
+    return f"changed: {label}" + (f" (state: {state})" if state else "") + "\n" if label else ""
+
+
 def _text_cmd(text: str) -> str:
     """The command in a result printed as `skipping: [host] => <result>` (verbosity 1; the
     result is YAML with ansible.cfg's callback_result_format, JSON without it)."""
@@ -318,7 +330,7 @@ class EventHandler:
         if changed:
             host.changed += 1
             action = str(data.get("task_action", ""))
-            diff = "".join(render_diff(r.get("diff")) for r in _items(res) if r.get("changed"))
+            diff = "".join(_change_text(r) for r in _items(res) if r.get("changed"))
             diff += "".join(f"would run: {cmd}\n" for cmd in would_run)
             self.changes.append(Change(host.host, play, task, action, diff))
         if kind in ("failed", "unreachable"):
