@@ -39,6 +39,11 @@ PARALLEL = 2
 # their server stages (the long part) run side by side.
 _PYINFRA = threading.Lock()
 
+# Check mode cannot run the account tool (it sets passwords; its result feeds later tasks): plans
+# leave the roster out, so the shares come from the last import's record, as they do when no
+# roster is given. `preau roster plan` previews an import.
+CHECK_VARS: dict[str, Any] = {"file_server_roster_file": ""}
+
 OnEvent = Callable[[str, engine.Event], None]  # (collège slug, event)
 Say = Callable[[str, str], None]  # (collège slug, message)
 
@@ -157,6 +162,7 @@ def _servers(
     return engine.run(
         PLAYBOOK,
         INVENTORY["lab" if t.lab else "production"],
+        extravars=CHECK_VARS if check else None,
         name=college.slug,
         limit=group_name(college.slug),
         check=check,
