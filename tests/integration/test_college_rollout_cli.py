@@ -118,7 +118,7 @@ def test_drift_names_what_was_changed_behind_preaus_back(lab: Lab, rollouts: Rol
     lab.exec(fs, "sh", "-c", "printf '[bricolage]\\n   path = /tmp\\n' >> /etc/samba/smb.conf")
     lab.exec(fs, "systemctl", "stop", "smbd")
     lab.exec(app, "lpadmin", "-x", printer)
-    rule = "add rule inet filter input tcp dport 2323 accept"
+    rule = "add rule inet preau input tcp dport 2323 accept"
     lab.exec(router, "sh", "-c", f"echo '{rule}' >> /etc/nftables.conf")
     try:
         drift = preau("college", "drift", rollouts.uai)

@@ -15,7 +15,7 @@ ROUTER_DIFF = """\
 +++ rendered:/etc/nftables.conf
 @@ -1,2 +1 @@
  flush ruleset
--add rule inet filter input tcp dport 2323 accept
+-add rule inet preau input tcp dport 2323 accept
 --- /dev/null
 +++ rendered:/etc/dnsmasq.d/new.conf
 @@ -0,0 +1 @@
