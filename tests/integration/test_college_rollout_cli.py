@@ -1,7 +1,8 @@
 """`preau college rollout|plan|drift` on the twin, run as an operator types them (the CLI in a
 subprocess, `--json` for its event stream and results).
 
-One module-scoped rollout, then its rerun (which must change nothing and say so), a plan on the
+One module-scoped rollout, then its rerun beside a collège the twin does not run (the rerun must
+change nothing and say so; the other collège fails without stopping it), a plan on the
 converged collège (nothing would change, exit 0), then drift: changes made behind preau's back
 (a share added to smb.conf, smbd stopped, the printer's CUPS queue deleted, a rule added to the
 router's nftables file) are each named with host, object and diff, with exit code 3; a rollout
@@ -64,6 +65,7 @@ class Rollouts:
     second: Cli
     uai: str
     servers: list[str]
+    other: str
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +74,13 @@ def rollouts(lab: Lab) -> Iterator[Rollouts]:
     assert college is not None
     servers = [lab.one("file-server").name, lab.one("app-server").name]
     first = preau("college", "rollout", college.uai, stream=True)
-    second = preau("college", "rollout", college.uai, stream=True)
-    yield Rollouts(first, second, college.uai, servers)
+    # with a collège the twin does not run: it fails, the first is rolled out all the same
+    other = next(c for c in lab.dep.colleges if c.slug not in lab.plan.colleges)
+    second = preau(
+        "college", "rollout", college.uai, other.uai, "--target", "lab", "--parallel", "2",
+        stream=True,
+    )  # fmt: skip
+    yield Rollouts(first, second, college.uai, servers, other.uai)
     for server in servers:
         lab.exec(server, "systemctl", "disable", "--now", "nftables", check=False)
         lab.exec(server, "nft", "flush", "ruleset", check=False)
@@ -97,8 +104,12 @@ def test_a_rollout_streams_progress_and_converges(rollouts: Rollouts) -> None:
 
 def test_a_second_rollout_changes_nothing_and_says_so(rollouts: Rollouts) -> None:
     run = rollouts.second
-    assert run.rc == 0, run.tail()
-    (result,) = run.results()
+    results = {r["uai"]: r for r in run.results()}
+    assert set(results) == {rollouts.uai, rollouts.other}, run.tail()
+    failed = results[rollouts.other]
+    assert failed["failed"] and "not running in the twin" in failed["error"], failed
+    assert run.rc == 2, run.tail()  # the only failure is the caller's: a collège not in the twin
+    result = results[rollouts.uai]
     assert result["verdict"] == "nothing changed", result
     assert result["net"]["changed"] == [] and result["servers"]["changed"] == 0
     assert result["servers"]["changes"] == [], result["servers"]["changes"]
