@@ -113,6 +113,14 @@ class CollegeResult:
         }
 
 
+def check_hosts(todo: list[College], hosts: list[str] | None) -> None:
+    """Every name given to --limit is a device of one of the collèges rolled out."""
+    known = {d.name for c in todo for d in c.devices}
+    unknown = [h for h in hosts or [] if h not in known]
+    if unknown:
+        raise BadInput(f"--limit {','.join(unknown)}: not a device of the collège(s) named")
+
+
 def colleges(dep: Departement, keys: list[str], every: bool) -> list[College]:
     """The collèges named by slug or UAI, or all of them; bad names stop before anything runs."""
     if every:
@@ -155,6 +163,7 @@ def _servers(
     check: bool,
     source: str | None,
     on_event: OnEvent | None,
+    hosts: list[str] | None = None,
 ) -> engine.Recap:
     env = dict(t.env)
     if source and not t.lab:
@@ -164,7 +173,10 @@ def _servers(
         INVENTORY["lab" if t.lab else "production"],
         extravars=CHECK_VARS if check else None,
         name=college.slug,
-        limit=group_name(college.slug),
+        # the collège's group, and of it only `hosts` when given (Ansible's `:&` intersection)
+        limit=":&".join(
+            [group_name(college.slug), ",".join(hosts)] if hosts else [group_name(college.slug)]
+        ),
         check=check,
         env=env,
         on_event=(lambda ev: on_event(college.slug, ev)) if on_event else None,
@@ -179,10 +191,15 @@ def run_one(
     where: str = "auto",
     source: str | None = None,
     timeout: float = net_apply.CONFIRM_TIMEOUT,
+    hosts: list[str] | None = None,
     on_event: OnEvent | None = None,
     say: Say = _quiet,
 ) -> CollegeResult:
-    """One collège: `rollout` changes things; `dry-run` and `plan` only say what would change."""
+    """One collège: `rollout` changes things; `dry-run` and `plan` only say what would change.
+
+    `hosts` (device names) limits the rollout to those: the router only if it is named, the
+    servers stage to the servers named.
+    """
     check = action != "rollout"
     result = CollegeResult(college.slug, college.uai, action)
     try:
@@ -193,12 +210,18 @@ def run_one(
         return result
     result.where = "lab" if t.lab else "production"
     say(college.slug, f"network: {t.device.name} ({result.where})")
-    result.net = _net(dep, t, check=check, timeout=timeout, say=say)
-    if result.net.error:
-        return result  # servers behind a router that failed its check: do not touch them
+    if not hosts or t.device.name in hosts:
+        result.net = _net(dep, t, check=check, timeout=timeout, say=say)
+        if result.net.error:
+            return result  # servers behind a router that failed its check: do not touch them
+    servers = [d.name for d in college.devices if d.name in (hosts or []) and d != t.device]
+    if hosts and not servers:
+        return result
     say(college.slug, "servers: playbooks/college.yml" + (" (check mode)" if check else ""))
     try:
-        result.servers = _servers(college, t, check=check, source=source, on_event=on_event)
+        result.servers = _servers(
+            college, t, check=check, source=source, on_event=on_event, hosts=servers or None
+        )
     except PreauError as exc:
         result.error = str(exc)
     return result

@@ -20,3 +20,9 @@ def test_a_bad_target_is_bad_input(preau) -> None:
     res = preau("college", "plan", "clg-0929001j", "--target", "moon", "--source", "files")
     assert res.exit_code == 2
     assert "--target moon" in res.output
+
+
+def test_limit_names_devices_of_the_colleges_rolled_out(preau) -> None:
+    res = preau("college", "rollout", "clg-0929001j", "--limit", "nosuch-fs1", "--source", "files")
+    assert res.exit_code == 2
+    assert "--limit nosuch-fs1: not a device" in res.output

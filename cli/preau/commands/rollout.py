@@ -20,7 +20,7 @@ from rich.text import Text
 from preau.commands.options import DryRun, InventoryPath, Json, Source
 from preau.engines import ansible as engine
 from preau.output import console, print_json
-from preau.rollout import PARALLEL, CollegeResult, colleges, findings, run_many
+from preau.rollout import PARALLEL, CollegeResult, check_hosts, colleges, findings, run_many
 
 # `plan` and `drift` exit with this when something would change (1 is a failure, 2 bad input).
 EXIT_CHANGES = 3
@@ -34,6 +34,12 @@ Parallel = Annotated[
 Where = Annotated[
     str,
     typer.Option("--target", help="auto (the twin when it runs the collège), lab or ssh."),
+]
+Limit = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--limit", help="Only these devices (repeat): the router if named, these servers."
+    ),
 ]
 Diff = Annotated[bool, typer.Option("--diff", help="Print every task's full diff.")]
 
@@ -129,6 +135,7 @@ def rollout(
     every: All = False,
     dry_run: DryRun = False,
     parallel: Parallel = PARALLEL,
+    limit: Limit = None,
     target: Where = "auto",
     source: Source = None,
     path: InventoryPath = None,
@@ -137,8 +144,9 @@ def rollout(
     """Roll out collèges: the router (pyinfra), then the servers (Ansible), then a summary."""
     dep = _load(source, path)
     todo = colleges(dep, keys or [], every)  # type: ignore[arg-type]
+    check_hosts(todo, limit)
     action = "dry-run" if dry_run else "rollout"
-    kw: dict[str, object] = {"action": action, "where": target, "source": source}
+    kw: dict[str, object] = {"action": action, "where": target, "source": source, "hosts": limit}
     if json:
 
         def stream(college: str, ev: engine.Event) -> None:
