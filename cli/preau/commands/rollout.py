@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -91,10 +92,15 @@ class LiveView:
             return Group(*stages, table)
 
 
+_STDOUT = threading.Lock()  # parallel collèges write whole lines
+
+
 def _emit(obj: dict[str, object]) -> None:
     """One JSON object per line, flushed: `--json` is a stream for pipes and `jq`."""
-    sys.stdout.write(jsonlib.dumps(obj, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
+    line = jsonlib.dumps(obj, ensure_ascii=False, default=str) + "\n"
+    with _STDOUT:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def _summary(results: list[CollegeResult], action: str) -> None:
@@ -105,13 +111,13 @@ def _summary(results: list[CollegeResult], action: str) -> None:
         if r.net is None:
             net = "-"
         elif r.net.error:
-            net = f"[red]{r.net.error}[/]"
+            net = f"[red]{escape(r.net.error)}[/]"
         else:
             net = f"{r.net.device}: {len(r.net.changed)} file(s)" + (
                 f", healthy after {r.net.confirmed_in:.1f} s" if r.net.confirmed_in else ""
             )
         if r.servers is None:
-            servers = f"[red]{r.error}[/]" if r.error else "-"
+            servers = f"[red]{escape(r.error)}[/]" if r.error else "-"
         else:
             servers = (
                 ", ".join(
@@ -126,7 +132,9 @@ def _summary(results: list[CollegeResult], action: str) -> None:
     for r in results:
         if r.servers is not None:
             for f in r.servers.failures:
-                console.print(f"[red]{r.college} {f.host}: {f.task}: {f.message}[/]", markup=True)
+                console.print(
+                    f"[red]{r.college} {f.host}: {escape(f.task)}: {escape(f.message)}[/]"
+                )
             console.print(f"[dim]{r.college}: log in {r.servers.artifacts}[/]")
 
 
@@ -166,6 +174,9 @@ def rollout(
                 dep, todo, parallel=parallel, on_event=view.event, on_done=view.done,  # type: ignore[arg-type]
                 say=view.say, **kw,
             )  # fmt: skip
+        if dry_run:
+            for r in results:
+                _print_findings(r, full=False)
         _summary(results, action)
         for r in results:
             if r.action == "rollout" and not r.failed:
@@ -188,25 +199,30 @@ def _plan(key: str, target: str, source: str | None, path: object) -> CollegeRes
     return run_many(dep, todo, action="plan", where=target, source=source)[0]  # type: ignore[arg-type]
 
 
+def _print_findings(result: CollegeResult, full: bool) -> None:
+    """Each difference: layer, host and object, then its diff (20 lines unless `full`)."""
+    for f in findings(result):
+        lines = f.diff.splitlines()
+        console.print(f"[yellow]{f.layer} {f.host}: {escape(f.object)}[/]", highlight=False)
+        shown = lines if full else lines[:20]
+        if shown:
+            console.print("\n".join(shown), markup=False, highlight=False, soft_wrap=True)
+        if len(lines) > len(shown):
+            console.print(f"[dim]... {len(lines) - len(shown)} more line(s) (--diff)[/]")
+
+
 def _report(result: CollegeResult, json: bool, full: bool, title: str) -> None:
     found = findings(result)
     if json:
         print_json({**result.as_dict(), "findings": [f.as_dict() for f in found]})
     else:
         if result.error:
-            console.print(f"[red]{result.college}: {result.error}[/]")
+            console.print(f"[red]{result.college}: {escape(result.error)}[/]")
         if result.net is not None and result.net.error:
-            console.print(f"[red]{result.net.device}: {result.net.error}[/]")
+            console.print(f"[red]{result.net.device}: {escape(result.net.error)}[/]")
         if not found and not result.failed:
             console.print(f"[green]{result.college}: {title}: nothing would change[/]")
-        for f in found:
-            lines = f.diff.splitlines()
-            console.print(f"[yellow]{f.layer} {f.host}: {f.object}[/]", highlight=False)
-            shown = lines if full else lines[:20]
-            if shown:
-                console.print("\n".join(shown), markup=False, highlight=False, soft_wrap=True)
-            if len(lines) > len(shown):
-                console.print(f"[dim]... {len(lines) - len(shown)} more line(s) (--diff)[/]")
+        _print_findings(result, full)
         if found:
             console.print(f"[yellow]{result.college}: {len(found)} difference(s)[/]")
     if result.failed:
