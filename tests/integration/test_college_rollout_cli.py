@@ -140,9 +140,9 @@ def test_drift_names_what_was_changed_behind_preaus_back(lab: Lab, rollouts: Rol
             by_host.setdefault(f["host"], []).append(f)
         smb = [f for f in by_host.get(fs, []) if "bricolage" in f["diff"]]
         assert smb and "smb.conf" in smb[0]["diff"], by_host.get(fs)
-        assert any("smbd" in f["diff"] or "smbd" in f["object"] for f in by_host.get(fs, [])), (
-            by_host.get(fs)
-        )
+        started = [f for f in by_host.get(fs, []) if "systemd_service" in f["object"]
+                   and "Start and enable smbd" in f["object"]]  # fmt: skip
+        assert started and "smbd.service" in started[0]["diff"], by_host.get(fs)
         queue = [f for f in by_host.get(app, []) if "lpadmin" in f["diff"]]
         assert queue and printer in queue[0]["diff"], by_host.get(app)
         nft = [f for f in by_host.get(router, []) if f["object"] == "/etc/nftables.conf"]
