@@ -34,6 +34,11 @@ PLAYBOOK = """\
       ansible.builtin.command: touch {{ target }}.stamp
       changed_when: true
       when: stamp | default(false) | bool
+    - name: Stamp each when asked
+      ansible.builtin.command: touch {{ target }}.{{ item }}
+      changed_when: true
+      loop: [p, q]
+      when: stamp | default(false) | bool
     - name: Fail when asked
       ansible.builtin.fail:
         msg: asked to fail
@@ -71,7 +76,7 @@ def test_a_run_streams_progress_and_recaps_what_changed(local: tuple[Path, Path,
     recap, events = _run(local, "bonjour")
     assert recap.ok and recap.status == "successful", engine.last_output(recap)
     assert recap.hosts["box1"].changed == 2 and recap.hosts["box1"].ok == 3
-    assert recap.hosts["box1"].skipped == 2
+    assert recap.hosts["box1"].skipped == 3
     change, notes = recap.changes
     assert (change.host, change.play, change.task) == ("box1", "Tiny play", "Write the motd")
     assert change.action == "ansible.builtin.copy"
@@ -97,9 +102,13 @@ def test_check_mode_reports_the_diff_and_changes_nothing(local: tuple[Path, Path
     recap, _ = _run(local, "new", check=True, extra={"stamp": True})
     assert recap.ok and recap.check
     # the probe (changed_when: false) is a read; the stamp command would run: a pending change
-    change, stamp = recap.changes
+    change, stamp, each = recap.changes
     assert "-old" in change.diff and "+new" in change.diff
     assert stamp.task == "Stamp when asked" and stamp.diff.startswith("would run: touch ")
+    # a loop: each item a command would run, with its label
+    assert each.diff.splitlines() == [
+        f"would run: touch {local[2]}.{item} (item={item})" for item in "pq"
+    ]
     assert local[2].read_text() == "old\n"
     assert not Path(f"{local[2]}.stamp").exists()
 

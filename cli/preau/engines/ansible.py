@@ -193,6 +193,8 @@ def _text_cmd(text: str) -> str:
     import yaml
 
     _, sep, raw = text.replace("\r\n", "\n").partition("=> ")
+    if raw.startswith("(item="):  # a loop item: `skipping: [host] => (item=x) => <result>`
+        _, sep, raw = raw.partition("=> ")
     try:
         result = yaml.safe_load(raw) if sep else None
     except yaml.YAMLError:
