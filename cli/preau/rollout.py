@@ -1,12 +1,12 @@
 """A collège's rollout across layers: the router through pyinfra, then the servers through Ansible.
 
-- `rollout_one`: `net apply` of the collège's router (pyinfra, commit-confirm), then
+- a rollout: `net apply` of the collège's router (pyinfra, commit-confirm), then
   `playbooks/college.yml` limited to the collège's group (ansible-runner), then a short
   acceptance summary of both layers. A layer that fails stops that collège only.
-- `plan_one`: the router's diff (`net plan`) and the playbook in check + diff mode, summarised
+- a plan: the router's diff (`net plan`) and the playbook in check + diff mode, summarised
   per task; nothing is changed. On a converged collège it is the drift check: whatever it
   reports was changed behind preau's back.
-- `rollout_many`: several collèges with bounded parallelism; one failing stops neither the
+- `run_many` does either on several collèges with bounded parallelism; one failing stops neither the
   others nor the summary.
 
 Where the collège runs decides the inventory: a router in the twin means the twin's inventory
@@ -16,9 +16,8 @@ inventories, so `inventory/group_vars` applies to both. Nothing here imports `pr
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,6 @@ PLAYBOOK = REPO / "playbooks" / "college.yml"
 INVENTORY = {"lab": REPO / "inventory" / "lab.sh", "production": REPO / "inventory" / "preau.sh"}
 PARALLEL = 2
 
-# pyinfra 3 runs its hosts on gevent, whose hub is per thread and whose State is not meant to be
-# shared: the network stages of parallel collèges take turns (a router apply takes seconds),
-# their server stages (the long part) run side by side.
-_PYINFRA = threading.Lock()
 
 # Check mode cannot run the account tool (it sets passwords; its result feeds later tasks): plans
 # leave the roster out, so the shares come from the last import's record, as they do when no
@@ -142,13 +137,12 @@ def _net(
 ) -> NetStage:
     slug = t.site.slug
     try:
-        with _PYINFRA:
-            if check:
-                p = net_apply.plan(dep, t)
-                return NetStage(t.device.name, list(p.changed), diff=p.diff)
-            report = net_apply.apply(
-                dep, t, timeout=timeout, say=lambda msg: say(slug, f"{t.device.name}: {msg}")
-            )
+        if check:
+            p = net_apply.plan(dep, t)
+            return NetStage(t.device.name, list(p.changed), diff=p.diff)
+        report = net_apply.apply(
+            dep, t, timeout=timeout, say=lambda msg: say(slug, f"{t.device.name}: {msg}")
+        )
     except PreauError as exc:
         return NetStage(t.device.name, error=str(exc))
     return NetStage(
@@ -183,74 +177,121 @@ def _servers(
     )
 
 
-def run_one(
+@dataclass
+class _Job:
+    """What the network stage hands to the servers stage of one collège."""
+
+    result: CollegeResult
+    college: College
+    target: net_apply.Target | None = None
+    servers: list[str] | None = None  # --limit's servers, None for all
+    check: bool = False
+
+
+def _network_stage(
     dep: Departement,
     college: College,
     *,
-    action: str = "rollout",
-    where: str = "auto",
-    source: str | None = None,
-    timeout: float = net_apply.CONFIRM_TIMEOUT,
-    hosts: list[str] | None = None,
-    on_event: OnEvent | None = None,
-    say: Say = _quiet,
-) -> CollegeResult:
-    """One collège: `rollout` changes things; `dry-run` and `plan` only say what would change.
-
-    `hosts` (device names) limits the rollout to those: the router only if it is named, the
-    servers stage to the servers named.
-    """
+    action: str,
+    where: str,
+    timeout: float,
+    hosts: list[str] | None,
+    say: Say,
+) -> _Job:
+    """The router (pyinfra); the job says whether the servers stage should follow."""
     check = action != "rollout"
-    result = CollegeResult(college.slug, college.uai, action)
+    job = _Job(CollegeResult(college.slug, college.uai, action), college, check=check)
+    result = job.result
     try:
-        with _PYINFRA:
-            t = net_apply.target(dep, college.slug, where)
+        t = net_apply.target(dep, college.slug, where)
     except PreauError as exc:
         result.error, result.bad_input = str(exc), isinstance(exc, BadInput)
-        return result
+        return job
     result.where = "lab" if t.lab else "production"
     say(college.slug, f"network: {t.device.name} ({result.where})")
     if not hosts or t.device.name in hosts:
         result.net = _net(dep, t, check=check, timeout=timeout, say=say)
         if result.net.error:
-            return result  # servers behind a router that failed its check: do not touch them
+            return job  # servers behind a router that failed its check: do not touch them
     servers = [d.name for d in college.devices if d.name in (hosts or []) and d != t.device]
     if hosts and not servers:
-        return result
-    say(college.slug, "servers: playbooks/college.yml" + (" (check mode)" if check else ""))
+        return job
+    job.target, job.servers = t, servers or None
+    return job
+
+
+def _servers_stage(
+    job: _Job, *, source: str | None, on_event: OnEvent | None, say: Say
+) -> CollegeResult:
+    assert job.target is not None
+    slug = job.college.slug
+    say(slug, "servers: playbooks/college.yml" + (" (check mode)" if job.check else ""))
     try:
-        result.servers = _servers(
-            college, t, check=check, source=source, on_event=on_event, hosts=servers or None
-        )
+        job.result.servers = _servers(
+            job.college, job.target, check=job.check, source=source, on_event=on_event,
+            hosts=job.servers,
+        )  # fmt: skip
     except PreauError as exc:
-        result.error = str(exc)
-    return result
+        job.result.error = str(exc)
+    return job.result
 
 
 def run_many(
     dep: Departement,
     targets: list[College],
     *,
+    action: str = "rollout",
+    where: str = "auto",
+    source: str | None = None,
+    timeout: float = net_apply.CONFIRM_TIMEOUT,
+    hosts: list[str] | None = None,
     parallel: int = PARALLEL,
+    on_event: OnEvent | None = None,
     on_done: Callable[[CollegeResult], None] | None = None,
-    **kw: Any,
+    say: Say = _quiet,
 ) -> list[CollegeResult]:
-    """`run_one` on each collège, `parallel` at a time; results in the order given."""
+    """Each collège: `rollout` changes things; `dry-run` and `plan` only say what would change.
 
-    def one(college: College) -> CollegeResult:
-        try:
-            result = run_one(dep, college, **kw)
-        except Exception as exc:  # noqa: BLE001 - a bug in one collège must not lose the others
-            result = CollegeResult(college.slug, college.uai, kw.get("action", "rollout"))
-            result.error = f"{type(exc).__name__}: {exc}"
+    Network stages run one after the other on this thread (pyinfra 3 runs on gevent, whose
+    subprocesses, podman's and ssh's, need the main loop); each collège's servers stage then
+    runs in a pool of `parallel` threads (ansible-runner, one ansible-playbook process each)
+    while the next router is configured. One collège failing, even on a bug, loses no other.
+    `hosts` (device names) limits the rollout: the router only if named, the servers named.
+    Results come back in the order given.
+    """
+
+    def failed(college: College, exc: Exception) -> CollegeResult:
+        result = CollegeResult(college.slug, college.uai, action)
+        result.error = f"{type(exc).__name__}: {exc}"
+        return result
+
+    def done(result: CollegeResult) -> CollegeResult:
         if on_done is not None:
             on_done(result)
         return result
 
-    if len(targets) == 1:
-        return [one(targets[0])]
+    def servers(job: _Job) -> CollegeResult:
+        try:
+            return done(_servers_stage(job, source=source, on_event=on_event, say=say))
+        except Exception as exc:  # noqa: BLE001 - a bug in one collège must not lose the others
+            return done(failed(job.college, exc))
+
+    pending: list[CollegeResult | Future[CollegeResult]] = []
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        return list(pool.map(one, targets))
+        for college in targets:
+            try:
+                job = _network_stage(
+                    dep, college, action=action, where=where, timeout=timeout, hosts=hosts,
+                    say=say,
+                )  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - as above
+                pending.append(done(failed(college, exc)))
+                continue
+            if job.target is None:
+                pending.append(done(job.result))
+            else:
+                pending.append(pool.submit(servers, job))
+    return [p.result() if isinstance(p, Future) else p for p in pending]
 
 
 # --- what a plan or a drift check names ----------------------------------------------------------

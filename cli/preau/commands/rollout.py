@@ -9,7 +9,7 @@ import json as jsonlib
 import sys
 import threading
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Group
@@ -154,7 +154,7 @@ def rollout(
     todo = colleges(dep, keys or [], every)  # type: ignore[arg-type]
     check_hosts(todo, limit)
     action = "dry-run" if dry_run else "rollout"
-    kw: dict[str, object] = {"action": action, "where": target, "source": source, "hosts": limit}
+    kw: dict[str, Any] = {"action": action, "where": target, "source": source, "hosts": limit}
     if json:
 
         def stream(college: str, ev: engine.Event) -> None:
