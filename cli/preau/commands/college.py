@@ -249,3 +249,9 @@ def add(
     console.print(
         f"{college.slug}: {college.container}, uplink {uplink}, {len(college.devices)} devices"
     )
+
+
+# rollout, plan, drift: their own module, mounted on this noun
+from preau.commands import rollout as _rollout  # noqa: E402
+
+_rollout.register(app)

@@ -1,0 +1,231 @@
+"""What `preau college rollout|plan|drift` show: the live view, the summaries, the findings.
+
+The commands (preau.commands.rollout) call these; the stages themselves are preau.rollout.
+The twin's router targets are registered here (importing preau.lab), as `preau net` does.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import sys
+import threading
+import time
+from typing import Any
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from preau.engines import ansible as engine
+from preau.output import console, print_json
+from preau.rollout import PARALLEL, CollegeResult, check_hosts, colleges, findings, run_many
+
+# `plan` and `drift` exit with this when something would change (1 is a failure, 2 bad input).
+EXIT_CHANGES = 3
+
+
+def _load(source: str | None, path: object) -> object:
+    import preau.lab  # noqa: F401 - registers the twin's router target factory
+    from preau.commands.net import load
+
+    return load(source, path)  # type: ignore[arg-type]
+
+
+class LiveView:
+    """Per host: the collège, current play and task, ok/changed/failed so far."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.hosts: dict[tuple[str, str], engine.HostProgress] = {}
+        self.stage: dict[str, str] = {}
+        self.start = time.monotonic()
+
+    def event(self, college: str, ev: engine.Event) -> None:
+        with self.lock:
+            if ev.host and ev.progress:
+                self.hosts[(college, ev.host)] = ev.progress
+            elif ev.kind == "play":
+                self.stage[college] = f"servers: {ev.play}"
+
+    def say(self, college: str, msg: str) -> None:
+        with self.lock:
+            self.stage[college] = msg
+
+    def done(self, result: CollegeResult) -> None:
+        with self.lock:
+            self.stage[result.college] = result.verdict()
+
+    def __rich__(self) -> Group:
+        with self.lock:
+            table = Table(title=f"rollout ({time.monotonic() - self.start:.0f} s)", expand=False)
+            for col in ("collège", "host", "play", "task", "ok", "changed", "failed"):
+                table.add_column(
+                    col, justify="right" if col in ("ok", "changed", "failed") else "left"
+                )
+            for (college, host), p in sorted(self.hosts.items()):
+                table.add_row(
+                    college, host, p.play, p.task, str(p.ok),
+                    f"[yellow]{p.changed}[/]" if p.changed else "0",
+                    f"[red]{p.failed + p.unreachable}[/]" if p.failed or p.unreachable else "0",
+                )  # fmt: skip
+            stages = [Text(f"{c}: {s}") for c, s in sorted(self.stage.items())]
+            return Group(*stages, table)
+
+
+_STDOUT = threading.Lock()  # parallel collèges write whole lines
+
+
+def _emit(obj: dict[str, object]) -> None:
+    """One JSON object per line, flushed: `--json` is a stream for pipes and `jq`."""
+    line = jsonlib.dumps(obj, ensure_ascii=False, default=str) + "\n"
+    with _STDOUT:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
+def _summary(results: list[CollegeResult], action: str) -> None:
+    table = Table(title=f"{action}: {len(results)} collège(s)")
+    for col in ("collège", "where", "network", "servers", "verdict"):
+        table.add_column(col)
+    for r in results:
+        if r.net is None:
+            net = "-"
+        elif r.net.error:
+            net = f"[red]{escape(r.net.error)}[/]"
+        else:
+            net = f"{r.net.device}: {len(r.net.changed)} file(s)" + (
+                f", healthy after {r.net.confirmed_in:.1f} s" if r.net.confirmed_in else ""
+            )
+        if r.servers is None:
+            servers = f"[red]{escape(r.error)}[/]" if r.error else "-"
+        else:
+            servers = (
+                ", ".join(
+                    f"{h} ok={c.ok} changed={c.changed} failed={c.failed + c.unreachable}"
+                    for h, c in sorted(r.servers.hosts.items())
+                )
+                or "no host"
+            )
+        colour = "red" if r.failed else "yellow" if r.changed else "green"
+        table.add_row(r.college, r.where, net, servers, f"[{colour}]{r.verdict()}[/]")
+    console.print(table)
+    for r in results:
+        if r.servers is not None:
+            for f in r.servers.failures:
+                console.print(
+                    f"[red]{r.college} {f.host}: {escape(f.task)}: {escape(f.message)}[/]"
+                )
+            console.print(f"[dim]{r.college}: log in {r.servers.artifacts}[/]")
+
+
+def rollout(
+    keys: list[str] | None,
+    every: bool,
+    dry_run: bool,
+    parallel: int | None,
+    limit: list[str] | None,
+    target: str,
+    source: str | None,
+    path: object,
+    json: bool,
+) -> None:
+    """Roll out collèges: the router (pyinfra), then the servers (Ansible), then a summary."""
+    parallel = parallel or PARALLEL
+    dep = _load(source, path)
+    todo = colleges(dep, keys or [], every)  # type: ignore[arg-type]
+    check_hosts(todo, limit)
+    action = "dry-run" if dry_run else "rollout"
+    kw: dict[str, Any] = {"action": action, "where": target, "source": source, "hosts": limit}
+    if json:
+
+        def stream(college: str, ev: engine.Event) -> None:
+            _emit({"type": "event", "college": college, **ev.as_dict()})
+
+        def done(r: CollegeResult) -> None:
+            _emit({"type": "result", **r.as_dict()})
+
+        results = run_many(
+            dep, todo, parallel=parallel, on_event=stream, on_done=done,  # type: ignore[arg-type]
+            say=lambda c, m: _emit({"type": "stage", "college": c, "message": m}), **kw,
+        )  # fmt: skip
+    else:
+        view = LiveView()
+        with Live(view, console=console, refresh_per_second=4, transient=True):
+            results = run_many(
+                dep, todo, parallel=parallel, on_event=view.event, on_done=view.done,  # type: ignore[arg-type]
+                say=view.say, **kw,
+            )  # fmt: skip
+        if dry_run:
+            for r in results:
+                _print_findings(r, full=False)
+        _summary(results, action)
+        for r in results:
+            if r.action == "rollout" and not r.failed:
+                what = "rolled out" if r.changed else "nothing changed: already rolled out"
+                console.print(f"[green]{r.college}: {what}[/]")
+    raise typer.Exit(_exit_code(results))
+
+
+def _exit_code(results: list[CollegeResult]) -> int:
+    """0 when every collège succeeded; 2 when the only failures are bad input; else 1."""
+    failed = [r for r in results if r.failed]
+    if not failed:
+        return 0
+    return 2 if all(r.bad_input for r in failed) else 1
+
+
+def _plan(key: str, target: str, source: str | None, path: object) -> CollegeResult:
+    dep = _load(source, path)
+    todo = colleges(dep, [key], False)  # type: ignore[arg-type]
+    return run_many(dep, todo, action="plan", where=target, source=source)[0]  # type: ignore[arg-type]
+
+
+def _print_findings(result: CollegeResult, full: bool) -> None:
+    """Each difference: layer, host and object, then its diff (20 lines unless `full`)."""
+    for f in findings(result):
+        lines = f.diff.splitlines()
+        console.print(f"[yellow]{f.layer} {f.host}: {escape(f.object)}[/]", highlight=False)
+        shown = lines if full else lines[:20]
+        if shown:
+            console.print("\n".join(shown), markup=False, highlight=False, soft_wrap=True)
+        if len(lines) > len(shown):
+            console.print(f"[dim]... {len(lines) - len(shown)} more line(s) (--diff)[/]")
+
+
+def _report(result: CollegeResult, json: bool, full: bool, title: str) -> None:
+    found = findings(result)
+    if json:
+        print_json({**result.as_dict(), "findings": [f.as_dict() for f in found]})
+    else:
+        if result.error:
+            console.print(f"[red]{result.college}: {escape(result.error)}[/]")
+        if result.net is not None and result.net.error:
+            console.print(f"[red]{result.net.device}: {escape(result.net.error)}[/]")
+        if not found and not result.failed:
+            console.print(f"[green]{result.college}: {title}: nothing would change[/]")
+        _print_findings(result, full)
+        if found:
+            console.print(f"[yellow]{result.college}: {len(found)} difference(s)[/]")
+    if result.failed:
+        raise typer.Exit(_exit_code([result]))
+    if found:
+        raise typer.Exit(EXIT_CHANGES)
+
+
+def plan(key: str, diff: bool, target: str, source: str | None, path: object, json: bool) -> None:
+    """What a rollout would change: the router's diff and each server task's (check mode).
+
+    Exit code 0: nothing would change; 3: something would; 1: the plan failed.
+    """
+    _report(_plan(key, target, source, path), json, diff, "plan")
+
+
+def drift(key: str, diff: bool, target: str, source: str | None, path: object, json: bool) -> None:
+    """On a rolled-out collège: what was changed behind preau's back (host, object, diff).
+
+    Exit code 0: no drift; 3: drift found (for cron and CI); 1: the check failed.
+    """
+    _report(_plan(key, target, source, path), json, diff, "drift")
