@@ -13,7 +13,7 @@ import pynetbox
 import pytest
 
 from preau.errors import BadInput, NetBoxUnavailable
-from preau.model import Departement
+from preau.model import DEVICE_ROLES, Departement
 from preau.netbox_local import NetBoxSettings
 from preau.sot import files, netbox_export
 from preau.sot.netbox import NetBoxSource
@@ -46,8 +46,8 @@ def test_setup_is_idempotent_and_dry_run_writes_nothing(
     assert netbox_api.extras.custom_fields.count() == 0
     first = src.setup()
     assert first.created["custom-field"] == 6
-    assert first.created["device-role"] == 11
-    assert first.created["device-type"] == 11
+    assert first.created["device-role"] == len(DEVICE_ROLES)
+    assert first.created["device-type"] == len(DEVICE_ROLES)  # one generic type per role
     assert first.created["export-template"] == len(netbox_export.KINDS)
     assert {cf.name for cf in netbox_api.extras.custom_fields.all()} >= {
         "uai",
