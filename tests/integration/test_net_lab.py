@@ -24,6 +24,7 @@ import pytest
 from netaddr import IPAddress
 from typer.testing import CliRunner
 
+from fixtures import clients
 from fixtures.lab import Lab
 from preau.app import app
 from preau.deploys import net_apply
@@ -99,22 +100,8 @@ def _lease_with_options(netns: list[str], ifname: str, tmp: Path) -> tuple[IPAdd
 @contextmanager
 def _client(lab: Lab, vlan: str, mac: str, name: str) -> Iterator[str]:
     """A throw-away client namespace plugged into the collège's `vlan` bridge of the twin."""
-    site = _site(lab)
-    vid = next(v.vid for v in lab.dep.site_vlans(site) if v.role == vlan)
-    ns = f"preau-nt-{name}"
-    port = f"plq{hashlib.sha256(ns.encode()).hexdigest()[:10]}"
-    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-    _ip("netns", "add", ns)
-    try:
-        _ip("link", "add", "w0", "netns", ns, "address", mac, "type", "veth", "peer", "name",
-            port, "netns", topology.switch_netns())  # fmt: skip
-        bridge = topology.bridge_name(site.slug, vid)
-        _ip("-n", topology.switch_netns(), "link", "set", port, "master", bridge, "up")
-        _ip("-n", ns, "link", "set", "lo", "up")
-        _ip("-n", ns, "link", "set", "w0", "up")
+    with clients.plugged(_site(lab), lab.dep, vlan, mac, name) as ns:
         yield ns
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 def _configure(ns: str, addr: IPAddress, prefixlen: int, gateway: IPAddress) -> None:
@@ -550,4 +537,4 @@ def test_an_ospf_departement_runs_what_frr_says_and_back(net: Lab, tmp_path: Pat
 def _no_leftover_namespaces() -> Iterator[None]:
     yield
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert "preau-nt-" not in out
+    assert "preau-cl-" not in out
