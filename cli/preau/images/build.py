@@ -32,6 +32,7 @@ from pathlib import Path
 
 from preau.errors import ServiceError
 from preau.images.recipes import SUITE, Recipe
+from preau.netbox_local import paths
 
 HOST_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 CUSTOMIZE = Path(__file__).with_name("customize.sh")
@@ -41,11 +42,8 @@ Say = Callable[[str], None]
 
 
 def cache_root() -> Path:
-    """`$PREAU_CACHE/pc-images` (default ~/.cache/preau/pc-images)."""
-    root = os.environ.get("PREAU_CACHE") or str(
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "preau"
-    )
-    return Path(root) / "pc-images"
+    """`<preau's cache>/pc-images` (default ~/.cache/preau/pc-images, or $PREAU_CACHE)."""
+    return paths.cache_root() / "pc-images"
 
 
 @dataclass(frozen=True)
