@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from netaddr import IPAddress
@@ -138,6 +140,28 @@ def test_up_repairs_a_stopped_host_and_a_lost_bridge(lab: Lab) -> None:
     assert f"{pc}:eth0" in report.wired
     assert _ttl(lab, pc, fs) == 63
     assert not lab.up().changed
+
+
+def test_up_recreates_a_host_whose_processes_were_killed_behind_podmans_back(lab: Lab) -> None:
+    """A session killed with its conmons leaves podman saying "running" with a dead pid."""
+    printer = lab.host(lab.one("printer").name)
+    out = twin.podman.run(
+        "inspect", "--format", "{{.State.ConmonPid}} {{.State.Pid}}", printer.container
+    ).stdout.split()
+    for pid in out:  # conmon first, so nobody tells podman the container exited
+        subprocess.run(["kill", "-KILL", pid], check=True)
+    gone = Path(f"/proc/{out[1]}/ns/net")
+    for _ in range(50):  # until the killed PID 1 is reaped
+        if not gone.exists():
+            break
+        time.sleep(0.2)
+    state = twin.podman.run("inspect", "--format", "{{.State.Status}}", printer.container)
+    assert state.stdout.strip() == "running", "podman noticed: the fault was not reproduced"
+    assert twin.lab_containers()[printer.container].state == twin.GHOST
+    report = lab.up()
+    assert printer.container in report.removed
+    assert printer.container in report.created
+    assert {r.name: r for r in twin.status()}[printer.name].reachable
 
 
 def test_up_puts_back_the_model_address_and_route(lab: Lab) -> None:

@@ -156,6 +156,9 @@ class Running:
     image: str = ""
 
 
+GHOST = "ghost"  # podman says running, its process is gone
+
+
 def lab_containers() -> dict[str, Running]:
     """Every container of this lab (label preau.lab=1, or =<instance>), by container name."""
     selector = f"label={LABEL}={label_value()}"
@@ -163,11 +166,18 @@ def lab_containers() -> dict[str, Running]:
     found = {}
     for row in json.loads(out or "[]"):
         name = row["Names"][0]
+        pid = int(row.get("Pid") or 0)
+        state = row.get("State", "")
+        if state == "running" and pid and not Path(f"/proc/{pid}/ns/net").exists():
+            # Podman keeps no daemon: when a session is killed with its conmon and its
+            # containers, its database still says "running" with the dead pid. Such a ghost
+            # is stale and is recreated (nsenter on its pid would fail).
+            state = GHOST
         found[name] = Running(
             name=name,
-            state=row.get("State", ""),
+            state=state,
             labels=row.get("Labels") or {},
-            pid=int(row.get("Pid") or 0),
+            pid=pid,
             image=row.get("Image", ""),
         )
     return found
@@ -298,12 +308,13 @@ def _up(plan: LabPlan, say: Say, wait: bool) -> UpReport:
         c.name
         for c in present.values()
         if c.name not in wanted
+        or c.state == GHOST
         or c.labels.get(LABEL_IMAGE) != refs[wanted[c.name].image]
         or c.labels.get(LABEL_SPEC) != wanted[c.name].spec_hash()
     ]
     if stale:
         say(f"removing {len(stale)} stale container(s)")
-        podman.run("rm", "--force", "--time", "2", *stale)
+        _remove(stale, ghosts=[n for n in stale if present[n].state == GHOST])
         report.removed += stale
         for name in stale:
             present.pop(name)
@@ -604,14 +615,23 @@ def down(say: Say = _quiet) -> DownReport:
         return _down(say)
 
 
+def _remove(names: list[str], ghosts: list[str]) -> None:
+    """Remove containers. A ghost's first `rm` only teaches podman that it stopped (podman finds
+    no exit file and errors out); the second removes it."""
+    for name in ghosts:
+        podman.run("rm", "--force", "--time", "0", name, check=False)
+    # systemd stops on SIGRTMIN+3 in about a second; no need to wait podman's default 10 s
+    podman.run("rm", "--force", "--time", "2", *names)
+
+
 def _down(say: Say) -> DownReport:
     start = time.monotonic()
     report = DownReport()
-    names = list(lab_containers())
+    present = lab_containers()
+    names = list(present)
     if names:
         say(f"removing {len(names)} container(s)")
-        # systemd stops on SIGRTMIN+3 in about a second; no need to wait podman's default 10 s
-        podman.run("rm", "--force", "--time", "2", *names)
+        _remove(names, ghosts=[n for n, c in present.items() if c.state == GHOST])
         report.removed = names
     nets = podman.run(
         "network", "ls", "--filter", f"label={LABEL}={label_value()}", "--format", "{{.Name}}"
