@@ -82,3 +82,13 @@ def render_png(dot: str, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([exe, f"-T{fmt}", "-o", str(out)], input=dot, text=True, check=True)
     return out
+
+
+def render_svg(dot: str) -> str:
+    """Graphviz's SVG of `dot`, as text (for pages that inline the picture)."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise PreauError("graphviz's `dot` is not installed (scripts/bootstrap installs it)")
+    return subprocess.run(
+        [exe, "-Tsvg"], input=dot, text=True, check=True, capture_output=True
+    ).stdout

@@ -229,3 +229,52 @@ def drift(key: str, diff: bool, target: str, source: str | None, path: object, j
     Exit code 0: no drift; 3: drift found (for cron and CI); 1: the check failed.
     """
     _report(_plan(key, target, source, path), json, diff, "drift")
+
+
+def accept(
+    key: str, out: object, target: str, source: str | None, path: object, json: bool
+) -> None:
+    """The acceptance checks of one collège, written as JSON and HTML; exit 3 when refused."""
+    from pathlib import Path
+
+    from preau.diagram import render_svg, site_dot
+    from preau.errors import BadInput
+    from preau.lab import acceptance, topology, twin
+    from preau.verify import acceptance as report_writer
+
+    dep: Any = _load(source, path)
+    (college,) = colleges(dep, [key], False)
+    if target == "ssh":
+        raise BadInput(
+            "--target ssh: the acceptance checks run from the twin's VLANs and PCs only for now"
+        )
+    # the twin as its last `up` built it (how many PCs and printers)
+    choice = twin.remembered() or {}
+    counts = {k: int(choice[k]) for k in ("pcs", "printers") if k in choice}
+    plan = topology.plan(dep, [college.slug], **counts)  # type: ignore[arg-type]
+    running = twin.lab_containers()
+    if not all(h.container in running for h in plan.hosts if h.site == college.slug):
+        raise BadInput(f"{college.slug}: not running in the twin (`preau lab up --college ...`)")
+
+    def say(message: str) -> None:
+        if not json:
+            console.print(f"[dim]{college.slug}: {escape(message)}[/]")
+
+    report = acceptance.run(dep, college, plan, say)
+    folder = Path(str(out)) if out else engine.runs_dir(college.slug) / "acceptance"
+    as_json, as_html = report_writer.write(report, folder, render_svg(site_dot(dep, college)))
+    if json:
+        print_json({**report.as_dict(), "files": [str(as_json), str(as_html)]})
+    else:
+        table = Table(title=f"acceptance of {college.slug} ({college.uai})")
+        for column in ("check", "from", "result", "what to fix"):
+            table.add_column(column)
+        for c in report.checks:
+            result = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
+            table.add_row(escape(c.name), escape(c.where), result, escape(c.fix))
+        console.print(table)
+        colour = "green" if report.passed else "red"
+        console.print(f"[{colour}]{college.slug}: {report.verdict}[/] ({report.seconds:.0f} s)")
+        console.print(f"report: {as_html} and {as_json.name}")
+    if not report.passed:
+        raise typer.Exit(EXIT_CHANGES)

@@ -21,31 +21,31 @@ the ad-hoc ports later lab tests listen on, so the module hands the lab back wit
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import json
 import os
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-from fixtures import clients
 from fixtures.lab import Lab
 from fixtures.playbook import Run, run_playbook
+from preau.app import app
 from preau.deploys import images, net_apply
 from preau.images import build, recipes
 from preau.inventory import group_name
-from preau.lab import podman, vm
+from preau.lab import acceptance, clients, podman, vm
 from preau.model import DHCP_VLAN_ROLES, College, services
 
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[2]
-PASSWORDS = "/root/preau/initial-passwords.csv"
-SPOOL = "/var/spool/preau-printer"  # lab/images/printer: ippeveprinter keeps every job here
+SPOOL = acceptance.PRINTER_SPOOL
 
 
 @dataclass
@@ -74,39 +74,20 @@ def rollout(lab: Lab) -> Iterator[Rollout]:
 
 
 def _pupils(lab: Lab) -> list[tuple[str, str]]:
-    """(login, initial password) of the roster's pupils, from the server's handover file."""
-    college = lab.dep.college(lab.college)
-    assert college is not None
-    roster_file = REPO / "inventory" / "rosters" / f"{college.uai}.csv"
-    with roster_file.open(encoding="utf-8") as f:
-        pupil_names = {
-            f"{r['prénom']} {r['nom']}" for r in csv.DictReader(f, delimiter=";")
-            if r["profil"] == "élève"
-        }  # fmt: skip
-    raw = lab.exec(lab.one("file-server").name, "cat", PASSWORDS).stdout
-    rows = list(csv.DictReader(raw.splitlines(), delimiter=";"))
-    pupils = [(r["login"], r["mot de passe initial"]) for r in rows if r["nom"] in pupil_names]
-    assert len(pupils) >= 2, f"{PASSWORDS}: fewer than two pupils of {roster_file.name}"
+    """(login, initial password) of the pupils, as the acceptance report finds them."""
+    pupils = acceptance.pupils(lab.one("file-server").name)
+    assert len(pupils) >= 2, f"fewer than two pupils in {acceptance.PASSWORDS}"
     return pupils
 
 
 def _auth_file(lab: Lab, pc: str, login: str, password: str) -> str:
-    """An smbclient auth file inside the PC, written on stdin: no password on a command line."""
-    path = f"/root/.smb-{login}"
-    podman.run(
-        "exec", "-i", lab.host(pc).container, "sh", "-c", f"umask 077; cat > {path}",
-        input=f"username = {login}\npassword = {password}\n".encode(),
-    )  # fmt: skip
-    return path
+    return acceptance.auth_file(pc, login, password)
 
 
 def _smb(
     lab: Lab, pc: str, auth: str, share: str, command: str
 ) -> subprocess.CompletedProcess[str]:
-    fs = lab.address(lab.one("file-server").name)
-    return lab.exec(
-        pc, "smbclient", f"//{fs}/{share}", "-A", auth, "-m", "SMB3", "-c", command, check=False
-    )
+    return acceptance.smb(pc, lab.address(lab.one("file-server").name), auth, share, command)
 
 
 def test_the_rollout_converges_then_changes_nothing(lab: Lab, rollout: Rollout) -> None:
@@ -162,6 +143,47 @@ def test_a_page_sent_from_a_pc_reaches_the_printer(lab: Lab, rollout: Rollout) -
         "no job reached the printer's spool: "
         + lab.exec(app.name, "lpstat", "-W", "all", "-o", check=False).stdout
     )
+
+
+def _accept(lab: Lab, out: Path) -> tuple[int, dict[str, Any]]:
+    result = CliRunner().invoke(
+        app, ["college", "accept", lab.college, "--source", "files", "--out", str(out), "--json"]
+    )
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_the_acceptance_report_accepts_the_college_then_names_what_broke(
+    lab: Lab, rollout: Rollout, tmp_path: Path
+) -> None:
+    """`preau college accept`: every check passes on the rolled-out collège, and the report
+    (JSON, and HTML with the topology picture) is written; with smbd stopped behind preau's
+    back, the checks that need it fail, each saying what to fix, and the exit code is 3."""
+    code, report = _accept(lab, tmp_path / "ok")
+    failed = [c for c in report["checks"] if not c["passed"]]
+    assert code == 0 and report["verdict"] == "accepted", failed
+    names = {c["name"] for c in report["checks"]}
+    site = _site(lab)
+    for zone in (z for z in DHCP_VLAN_ROLES if z in site.prefixes):
+        assert {f"DHCP lease in {zone}", f"services from {zone}"} <= names
+    assert {"teaching cannot reach admin", "a page reaches the printer",
+            "a pupil's home follows her from PC to PC"} <= names  # fmt: skip
+    page = (tmp_path / "ok" / "acceptance.html").read_text()
+    assert "<svg" in page and site.name in page
+    assert json.loads((tmp_path / "ok" / "acceptance.json").read_text())["passed"] is True
+
+    fs = lab.one("file-server").name
+    lab.exec(fs, "systemctl", "stop", "smbd")
+    try:
+        code, report = _accept(lab, tmp_path / "broken")
+    finally:
+        lab.exec(fs, "systemctl", "start", "smbd")
+    assert code == 3 and report["verdict"].startswith("refused"), report["verdict"]
+    failed = {c["name"]: c for c in report["checks"] if not c["passed"]}
+    assert "a pupil's home follows her from PC to PC" in failed
+    assert "Samba" in failed["a pupil's home follows her from PC to PC"]["fix"]
+    smb = [c for n, c in failed.items() if n.startswith("services from ")]
+    assert smb and all("smb" in c["fix"] and "refused, offered" in c["fix"] for c in smb)
+    assert "a page reaches the printer" not in failed  # what does not need Samba still passes
 
 
 def test_a_pc_fetches_the_pxe_loader_over_tftp(lab: Lab, rollout: Rollout) -> None:

@@ -24,12 +24,11 @@ import pytest
 from netaddr import IPAddress
 from typer.testing import CliRunner
 
-from fixtures import clients
 from fixtures.lab import Lab
 from preau.app import app
 from preau.deploys import net_apply
 from preau.deploys.net import ROLLBACK_UNIT
-from preau.lab import topology
+from preau.lab import clients, topology
 from preau.lab.core_config import OUTSIDE_NAMES
 from preau.model import Departement, Site, services
 from preau.model.facts import dhcp_scopes, gateway, reservations

@@ -4,6 +4,7 @@ when a command runs so that `preau --help` stays light."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -81,8 +82,30 @@ def drift(
     rollout_report.drift(key, diff, target, source, path, json)
 
 
+def accept(
+    key: OneKey,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for acceptance.html/.json (default: the runs log)."),
+    ] = None,
+    target: Where = "auto",
+    source: Source = None,
+    path: InventoryPath = None,
+    json: Json = False,
+) -> None:
+    """The acceptance report ("recette"): leases, time, boot, services and isolation from each
+    VLAN, a pupil's home from PC to PC, a page to the printer; HTML (with the topology) and JSON.
+
+    Exit code 0: accepted; 3: a check failed (each says what to fix); 2: bad input.
+    """
+    from preau import rollout_report
+
+    rollout_report.accept(key, out, target, source, path, json)
+
+
 def register(app: typer.Typer) -> None:
-    """Add rollout, plan and drift to `preau college`."""
+    """Add rollout, plan, drift and accept to `preau college`."""
     app.command("rollout")(rollout)
     app.command("plan")(plan)
     app.command("drift")(drift)
+    app.command("accept")(accept)
