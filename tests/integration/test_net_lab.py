@@ -10,7 +10,6 @@ loaded 2-core machine.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import threading
@@ -67,33 +66,6 @@ def _pid(container: str) -> int:
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
-
-
-def _lease(netns: list[str], ifname: str, tmp: Path) -> IPAddress:
-    """Take a DHCP lease on `ifname` with the host's dhclient; touch no resolv.conf."""
-    return _lease_with_options(netns, ifname, tmp)[0]
-
-
-def _lease_with_options(netns: list[str], ifname: str, tmp: Path) -> tuple[IPAddress, str]:
-    """The leased address and dhclient's lease record (options, boot file)."""
-    key = hashlib.sha256(" ".join([*netns, ifname]).encode()).hexdigest()[:8]
-    lf, pf = tmp / f"{key}.leases", tmp / f"{key}.pid"
-    proc = subprocess.run(
-        [*netns, "timeout", "40", "dhclient", "-1", "-sf", "/bin/true"]
-        + ["-lf", str(lf), "-pf", str(pf), ifname],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if pf.exists():
-        subprocess.run([*netns, "dhclient", "-x", "-pf", str(pf), ifname], capture_output=True)
-    assert proc.returncode == 0, proc.stderr
-    leased = [
-        line.split()[1].rstrip(";")
-        for line in lf.read_text().splitlines()
-        if line.strip().startswith("fixed-address")
-    ]
-    return IPAddress(leased[-1]), lf.read_text().split("lease {")[-1]
 
 
 @contextmanager
@@ -245,12 +217,12 @@ def test_teaching_pc_leases_and_reaches_servers_and_the_ent(net: Lab, tmp_path: 
     pc = net.one("pc")
     assert pc.nics[0].vlan == "teaching"
     pid = _pid(pc.container)
-    leased, record = _lease_with_options(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path)
-    assert leased == pc.address  # its reservation
+    got = clients.lease(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path)
+    assert got.address == pc.address  # its reservation
     app_server = net.one("app-server")
-    assert f'filename "{services.BOOT.bios_loader}";' in record  # the app server's boot loader
+    assert got.filename == services.BOOT.bios_loader  # the app server's boot loader
     gw = gateway(_site(net), "teaching")
-    assert f"option routers {gw};" in record
+    assert got.routers == [gw]
     # DNS through the router, forwarded to the département's resolver in the data centre
     lb = net.one("load-balancer")
     answer = _dns_a(pid, gw, f"ent.{net.dep.services.domain}")
@@ -279,12 +251,12 @@ def test_wifi_and_teaching_cannot_reach_admin(net: Lab, tmp_path: Path) -> None:
         _client(net, "admin", admin_mac, "admin") as admin_ns,
         _client(net, "wifi", "02:ce:77:00:00:01", "wifi") as wifi_ns,
     ):
-        admin = _lease(["ip", "netns", "exec", admin_ns], "w0", tmp_path)
+        admin = clients.lease(["ip", "netns", "exec", admin_ns], "w0", tmp_path).address
         if reserved:
             assert admin == reserved.address
         assert admin in admin_scope.vlan.prefix
         _configure(admin_ns, admin, admin_scope.vlan.prefix.prefixlen, admin_scope.gateway)
-        wifi = _lease(["ip", "netns", "exec", wifi_ns], "w0", tmp_path)
+        wifi = clients.lease(["ip", "netns", "exec", wifi_ns], "w0", tmp_path).address
         assert wifi_scope.pool_start <= wifi <= wifi_scope.pool_end  # a dynamic lease
         _configure(wifi_ns, wifi, wifi_scope.vlan.prefix.prefixlen, wifi_scope.gateway)
 
@@ -343,7 +315,7 @@ def _masqueraded(lab: Lab) -> int:
 def test_printer_gets_its_reservation(net: Lab, tmp_path: Path) -> None:
     printer = net.one("printer")
     pid = _pid(printer.container)
-    leased = _lease(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path)
+    leased = clients.lease(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path).address
     assert leased == printer.address
 
 
