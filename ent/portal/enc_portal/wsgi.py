@@ -1,6 +1,9 @@
 """The portal's WSGI application (served by gunicorn, one process per instance).
 
 Sessions are Redis keys `sess:<token>` -> pupil id, so any instance serves any session.
+With sentinels configured, the master is asked of them, and a session operation that meets a
+failover (connection lost, a demoted master refusing writes) is retried against the new master
+for a few seconds: the pupil sees a slower page, not an error.
 PostgreSQL connections are one per worker thread, opened lazily and reopened after an error.
 """
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 import html
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import Any
@@ -16,6 +20,7 @@ from urllib.parse import parse_qs
 
 import psycopg2
 import redis
+import redis.sentinel
 
 from enc_portal import config, passwords
 
@@ -23,9 +28,38 @@ SETTINGS = config.load()
 COOKIE = "ENCSESSION"
 DAYS = ["", "Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi"]
 _local = threading.local()
-_redis = redis.Redis.from_url(SETTINGS.redis_url, socket_timeout=2, socket_connect_timeout=2)
-
 StartResponse = Callable[..., Any]
+# How long a session operation keeps trying through a Redis failover (sentinels take about
+# down-after-milliseconds + an election, a few seconds).
+FAILOVER_PATIENCE_S = 8.0
+
+
+def _redis_client() -> redis.Redis:
+    if not SETTINGS.redis_sentinels:
+        return redis.Redis.from_url(SETTINGS.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    sentinel = redis.sentinel.Sentinel(
+        list(SETTINGS.redis_sentinels),
+        sentinel_kwargs={"password": SETTINGS.redis_password, "socket_timeout": 1},
+        password=SETTINGS.redis_password,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+    )
+    return sentinel.master_for(SETTINGS.redis_master)
+
+
+_redis = _redis_client()
+
+
+def _sessions(operation: Callable[[redis.Redis], Any]) -> Any:
+    """Run one session operation, riding out a failover when sentinels are configured."""
+    deadline = time.monotonic() + (FAILOVER_PATIENCE_S if SETTINGS.redis_sentinels else 0)
+    while True:
+        try:
+            return operation(_redis)
+        except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
 
 
 class Response:
@@ -70,7 +104,7 @@ def _session(environ: dict[str, Any]) -> int | None:
     morsel = cookie.get(COOKIE)
     if morsel is None:
         return None
-    value = _redis.get(f"sess:{morsel.value}")
+    value = _sessions(lambda r: r.get(f"sess:{morsel.value}"))
     return int(value) if value else None
 
 
@@ -96,7 +130,10 @@ def login(environ: dict[str, Any]) -> Response:
         resp.status = "401 Unauthorized"
         return resp
     token = secrets.token_urlsafe(24)
-    _redis.setex(f"sess:{token}", SETTINGS.session_ttl, rows[0][0])
+    _sessions(lambda r: r.setex(f"sess:{token}", SETTINGS.session_ttl, rows[0][0]))
+    if SETTINGS.redis_wait_replicas:
+        # bounded: with its replica gone the master still logs pupils in, a little slower
+        _sessions(lambda r: r.wait(SETTINGS.redis_wait_replicas, 500))
     return Response(
         "303 See Other",
         headers=[
@@ -109,7 +146,7 @@ def login(environ: dict[str, Any]) -> Response:
 def logout(environ: dict[str, Any]) -> Response:
     cookie = SimpleCookie(environ.get("HTTP_COOKIE", "")).get(COOKIE)
     if cookie is not None:
-        _redis.delete(f"sess:{cookie.value}")
+        _sessions(lambda r: r.delete(f"sess:{cookie.value}"))
     return Response("303 See Other", headers=[("Location", "/login")])
 
 
@@ -166,6 +203,25 @@ def messages(pupil: int) -> Response:
     return Response("200 OK", _page("Messagerie", f"<ul>{items}</ul>"))
 
 
+def post_message(environ: dict[str, Any], pupil: int) -> Response:
+    """A pupil writes to the vie scolaire: the write a failover must not lose once answered."""
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    form = parse_qs(environ["wsgi.input"].read(min(size, 4096)).decode())
+    subject = form.get("subject", [""])[0].strip()[:200]
+    if not subject:
+        return Response("400 Bad Request", _page("Messagerie", "<p>Objet manquant.</p>"))
+    (message,) = _query(
+        "INSERT INTO messages (pupil_id, sent, sender, subject, unread) "
+        "VALUES (%s, now(), 'moi', %s, false) RETURNING id",
+        (pupil, subject),
+    )[0]
+    return Response(
+        "201 Created",
+        _page("Messagerie", f"<p>Message {message} envoyé.</p>"),
+        [("X-Message-Id", str(message))],
+    )
+
+
 PAGES: dict[str, Callable[[int], Response]] = {
     "/": dashboard,
     "/timetable": timetable,
@@ -189,6 +245,8 @@ def route(environ: dict[str, Any]) -> Response:
     pupil = _session(environ)
     if pupil is None:
         return Response("303 See Other", headers=[("Location", "/login")])
+    if path == "/messages" and method == "POST":
+        return post_message(environ, pupil)
     return page(pupil)
 
 

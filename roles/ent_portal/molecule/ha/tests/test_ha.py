@@ -1,0 +1,202 @@
+"""Lose a part of the ENT under load and keep serving: the active load balancer, the sessions'
+Redis master, an app host. Each is killed for real while pupils browse through the shared
+address; the drill asserts that every pupil is still logged in and every acknowledged message is
+still there, records the recovery time and the failed requests (bench/ent holds them against
+the targets), then brings the part back and checks it rejoins as a standby by itself.
+
+Commands that need the Redis password get it through `podman exec --env` from this process's
+environment, never on a command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from preau.ent import failover
+
+testinfra_hosts = ["preau-entha-lb1"]
+SECRETS = Path(os.environ.get("PREAU_ENT_SECRETS") or Path.home() / ".cache/preau/ent")
+LBS = ("preau-entha-lb1", "preau-entha-lb2")
+REDIS = LBS  # the scenario's redis group
+APPS = ("preau-entha-app1", "preau-entha-app2")
+RESULTS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "failover.json"
+
+
+def podman(*argv: str, check: bool = True, timeout: float = 60) -> str:
+    env = dict(os.environ, REDISCLI_AUTH=(SECRETS / "redis-password").read_text().split()[0])
+    proc = subprocess.run(
+        ["podman", *argv], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"podman {' '.join(argv[:3])}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def on(container: str, command: str, check: bool = True) -> str:
+    return podman("exec", "--env", "REDISCLI_AUTH", container, "sh", "-c", command, check=check)
+
+
+def address(container: str) -> str:
+    return on(container, "hostname -I").split()[0]
+
+
+def poll(what: str, condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def vip() -> str:
+    conf = on(LBS[0], "cat /etc/keepalived/keepalived.conf")
+    match = re.search(r"virtual_ipaddress \{\s*([\d.]+)/", conf)
+    assert match, "no shared address in keepalived.conf"
+    return match.group(1)
+
+
+def holders(vip: str) -> list[str]:
+    return [lb for lb in LBS if f" {vip}/" in on(lb, "ip -4 -o addr show")]
+
+
+@pytest.fixture(scope="module")
+def base(vip: str) -> str:
+    return f"https://{vip}"
+
+
+@pytest.fixture(scope="module")
+def pupils(base: str) -> list[failover.Pupil]:
+    password = (SECRETS / "demo-password").read_text().split()[0]
+    return [failover.log_in(base, f"eleve{i:05d}", password) for i in range(1, 13)]
+
+
+def redis_master() -> str:
+    """The address the sentinels name as master (asked of app1's sentinel)."""
+    answer = on(
+        APPS[0],
+        "redis-cli --no-auth-warning -p 26379 SENTINEL get-master-addr-by-name ent-sessions",
+    )
+    return answer.split()[0]
+
+
+def replica_of(container: str) -> str | None:
+    """The master this Redis replicates with its link up, or None."""
+    info = on(container, "redis-cli --no-auth-warning INFO replication", check=False)
+    fields = dict(line.split(":", 1) for line in info.split() if ":" in line)
+    if fields.get("role") == "slave" and fields.get("master_link_status") == "up":
+        return fields.get("master_host")
+    return None
+
+
+def record(result: failover.Outcome) -> None:
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    results.append(result.as_dict())
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print(json.dumps(result.as_dict()))
+
+
+def drill(
+    fault: str, base: str, pupils: list[failover.Pupil], kill: Callable[[], None]
+) -> failover.Outcome:
+    for pupil in pupils:
+        failover.post_message(base, pupil)
+    with failover.load(base, pupils) as running:
+        time.sleep(3)
+        killed_at = time.monotonic()
+        kill()
+        recovered = failover.wait_serving(running, killed_at, quiet_s=3, timeout=90)
+    result = failover.outcome(fault, running.samples, killed_at, recovered, base, pupils)
+    record(result)
+    assert result.sessions_kept == result.sessions, result
+    assert result.messages_kept == result.messages, result
+    return result
+
+
+def kill_unit(container: str, *units: str) -> None:
+    # masked for the drill, so systemd's Restart= cannot bring it straight back: the part stays
+    # dead as if its host were gone, until the drill brings it back
+    names = " ".join(units)
+    on(container, f"systemctl mask --runtime {names} && systemctl kill -s KILL {names}")
+
+
+def start_unit(container: str, *units: str) -> None:
+    names = " ".join(units)
+    on(container, f"systemctl unmask --runtime {names} && systemctl start {names}")
+
+
+def test_one_load_balancer_holds_the_shared_address(vip):
+    assert len(holders(vip)) == 1
+
+
+def test_sessions_have_a_master_a_replica_and_sentinels_that_agree():
+    master = redis_master()
+    addresses = {address(name): name for name in REDIS}
+    assert master in addresses
+    (replica,) = [name for name in REDIS if addresses[master] != name]
+    poll("the replica's link to the master", lambda: replica_of(replica) == master)
+    for sentinel in (*REDIS, *APPS):
+        assert on(sentinel, "systemctl is-active redis-sentinel").strip() == "active"
+
+
+def test_pupils_log_in_and_post_through_the_shared_address(base, pupils):
+    for pupil in pupils[:2]:
+        failover.post_message(base, pupil)
+    sessions, kept, posted = failover.still_there(base, pupils)
+    assert sessions == len(pupils) and kept == posted
+
+
+def test_losing_the_active_load_balancer_moves_the_address(vip, base, pupils):
+    (active,) = holders(vip)
+    drill("active HAProxy", base, pupils, lambda: kill_unit(active, "haproxy"))
+    (standby,) = [lb for lb in LBS if lb != active]
+    assert holders(vip) == [standby]
+    start_unit(active, "haproxy")
+    # it comes back as the standby: the address stays where it is (nopreempt)
+    poll(
+        "keepalived back on the restarted load balancer",
+        lambda: "BACKUP" in on(active, "journalctl -u keepalived -n 20 --no-pager", check=False),
+    )
+    assert holders(vip) == [standby]
+
+
+def test_losing_the_redis_master_keeps_every_session(base, pupils):
+    master = redis_master()
+    name = {address(n): n for n in REDIS}[master]
+    drill("Redis master", base, pupils, lambda: kill_unit(name, "redis-server"))
+    new_master = redis_master()
+    assert new_master != master
+    start_unit(name, "redis-server")
+    poll("the old master replicating the new one", lambda: replica_of(name) == new_master)
+
+
+def test_losing_an_app_host_keeps_serving(base, pupils, vip):
+    # Every service of the host is killed at once (its instances and its sentinel), not the
+    # container: podman gives a restarted container a new address, a real host keeps its own.
+    victim = APPS[1]
+    units = ("ent-portal@8001.service", "ent-portal@8002.service", "redis-sentinel.service")
+    drill("app host", base, pupils, lambda: kill_unit(victim, *units))
+    start_unit(victim, *units)
+    victim_address = address(victim)
+    (active,) = holders(vip)
+
+    def instances_up() -> bool:
+        stat = on(active, "echo 'show stat' | socat stdio /run/haproxy/admin.sock").splitlines()
+        header = stat[0].lstrip("# ").split(",")
+        rows = [dict(zip(header, line.split(","), strict=False)) for line in stat[1:]]
+        mine = [
+            r
+            for r in rows
+            if r.get("pxname") == "portal" and r.get("addr", "").startswith(victim_address + ":")
+        ]
+        return bool(mine) and all(r["status"] == "UP" for r in mine)
+
+    poll("the app host's instances back in the load balancer", instances_up, timeout=90)
