@@ -29,6 +29,7 @@ COOKIE = "ENCSESSION"
 # is an outage for the pupil even when it ends well).
 SLOW_S = 1.0
 PAGES = ("/", "/timetable", "/homework", "/messages")
+RETRY_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,9 @@ class Load:
             with self._lock:
                 self.samples.append(sample)
             if status is None:
-                time.sleep(0.05)  # a refused connection returns at once: do not spin
+                # a refused connection returns at once: try again as soon as a pupil's reload
+                # would, not in a tight loop that would inflate the count of failed requests
+                time.sleep(RETRY_S)
 
     def start(self) -> None:
         for thread in self._threads:

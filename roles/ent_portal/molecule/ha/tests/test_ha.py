@@ -27,7 +27,11 @@ SECRETS = Path(os.environ.get("PREAU_ENT_SECRETS") or Path.home() / ".cache/prea
 LBS = ("preau-entha-lb1", "preau-entha-lb2")
 REDIS = LBS  # the scenario's redis group
 APPS = ("preau-entha-app1", "preau-entha-app2")
-RESULTS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "failover.json"
+# bench/ent_failover points this at its own file to collect the drills of several runs
+RESULTS = Path(
+    os.environ.get("PREAU_FAILOVER_RESULTS")
+    or Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "failover.json"
+)
 
 
 def podman(*argv: str, check: bool = True, timeout: float = 60) -> str:
