@@ -39,7 +39,7 @@ def molecule(action: str, env: dict[str, str]) -> None:
         check=False,
     )
     if proc.returncode != 0:
-        sys.exit(f"molecule {action} -s ha failed:\n{proc.stdout[-3000:]}")
+        sys.exit(f"molecule {action} -s ha failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
 
 
 def summary(runs: list[dict]) -> list[dict]:

@@ -134,6 +134,9 @@ class Load:
     def __init__(self, base: str, pupils: list[Pupil], threads: int = 4, timeout: float = 15):
         self.base, self.pupils, self.timeout = base, pupils, timeout
         self.samples: list[Sample] = []
+        # when each thread's current request started (None between requests): a request still
+        # waiting is an interruption too, though it has no sample yet
+        self.in_flight: list[float | None] = [None] * threads
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
@@ -145,6 +148,7 @@ class Load:
             path = PAGES[turn % len(PAGES)]
             turn += len(self._threads)
             started = time.monotonic()
+            self.in_flight[index] = started
             try:
                 status: int | None = _get(self.base, path, pupil.cookie, self.timeout).status_code
             except requests.RequestException:
@@ -152,6 +156,7 @@ class Load:
             sample = Sample(started, time.monotonic() - started, status)
             with self._lock:
                 self.samples.append(sample)
+                self.in_flight[index] = None
             if status is None:
                 # a refused connection returns at once: try again as soon as a pupil's reload
                 # would, not in a tight loop that would inflate the count of failed requests
@@ -185,15 +190,18 @@ def recovered_at(samples: list[Sample], killed_at: float, slow_s: float = SLOW_S
     return max(bad, default=killed_at)
 
 
-def wait_serving(samples_of: Load, killed_at: float, quiet_s: float, timeout: float) -> float:
-    """Wait until the load has run `quiet_s` seconds without a failure; return the recovery end."""
+def wait_serving(running: Load, killed_at: float, quiet_s: float, timeout: float) -> float:
+    """Wait until the load has run `quiet_s` seconds without a failure or a stalled request."""
     deadline = killed_at + timeout
     while time.monotonic() < deadline:
-        with samples_of._lock:
-            samples = list(samples_of.samples)
+        with running._lock:
+            samples = list(running.samples)
+            waiting = [t for t in running.in_flight if t is not None]
+        now = time.monotonic()
         end = recovered_at(samples, killed_at)
         recent = [s for s in samples if s.started > end]
-        if time.monotonic() - end >= quiet_s and len(recent) >= 3 and all(s.ok for s in recent):
+        stalled = any(now - started > SLOW_S for started in waiting)
+        if now - end >= quiet_s and not stalled and len(recent) >= 3 and all(s.ok for s in recent):
             return end
         time.sleep(0.2)
     raise ServiceError(f"the portal did not serve normally again within {timeout:.0f} s")
@@ -211,13 +219,10 @@ def still_there(base: str, pupils: list[Pupil]) -> tuple[int, int, int]:
 
 
 def outcome(
-    fault: str,
-    samples: list[Sample],
-    killed_at: float,
-    recovered: float,
-    base: str,
-    pupils: list[Pupil],
+    fault: str, samples: list[Sample], killed_at: float, base: str, pupils: list[Pupil]
 ) -> Outcome:
+    """What pupils saw, from every sample once the load has stopped (none still in flight)."""
+    recovered = recovered_at(samples, killed_at)
     during = [s for s in samples if killed_at <= s.ended and s.started <= recovered]
     after_kill = [s for s in samples if s.ended >= killed_at]
     sessions, messages, posted = still_there(base, pupils)

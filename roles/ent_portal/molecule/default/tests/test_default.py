@@ -195,7 +195,11 @@ def test_a_new_name_and_validity_are_served_after_a_configure_run(lb):
     before = served_certificate(lb)
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
     new = ["-e", json.dumps({"ent_portal_tls_cn": "ent2.preau.test", "ent_portal_tls_days": 30})]
-    env = os.environ | {"ANSIBLE_ROLES_PATH": str(scenario.parents[2]), "ANSIBLE_NOCOLOR": "1"}
+    env = os.environ | {
+        "ANSIBLE_ROLES_PATH": str(scenario.parents[2]),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",  # molecule forces colour by default; the recap is parsed
+    }
 
     def configure() -> subprocess.CompletedProcess[str]:
         return subprocess.run(

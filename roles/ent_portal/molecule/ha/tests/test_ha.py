@@ -117,8 +117,8 @@ def drill(
         time.sleep(3)
         killed_at = time.monotonic()
         kill()
-        recovered = failover.wait_serving(running, killed_at, quiet_s=3, timeout=90)
-    result = failover.outcome(fault, running.samples, killed_at, recovered, base, pupils)
+        failover.wait_serving(running, killed_at, quiet_s=3, timeout=90)
+    result = failover.outcome(fault, running.samples, killed_at, base, pupils)
     record(result)
     assert result.sessions_kept == result.sessions, result
     assert result.messages_kept == result.messages, result
