@@ -29,9 +29,9 @@ COOKIE = "ENCSESSION"
 DAYS = ["", "Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi"]
 _local = threading.local()
 StartResponse = Callable[..., Any]
-# How long a session operation keeps trying through a Redis failover (sentinels take about
-# down-after-milliseconds + an election, a few seconds).
-FAILOVER_PATIENCE_S = 8.0
+# How long a session operation or a query keeps trying through a failover (Redis' sentinels
+# take about down-after-milliseconds + an election; pg_auto_failover's monitor a few seconds).
+FAILOVER_PATIENCE_S = 10.0
 
 
 def _redis_client() -> redis.Redis:
@@ -72,21 +72,46 @@ class Response:
 def _db() -> Any:
     conn = getattr(_local, "conn", None)
     if conn is None or conn.closed:
+        # with several hosts in the DSN and target_session_attrs=read-write, libpq tries them in
+        # turn and keeps the primary: after a failover the next connection finds the new one
         conn = psycopg2.connect(SETTINGS.dsn, connect_timeout=3)
         conn.autocommit = True
         _local.conn = conn
     return conn
 
 
-def _query(sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    try:
-        with _db().cursor() as cur:
-            cur.execute(sql, args)
-            return list(cur.fetchall())
-    except psycopg2.Error:
-        # a broken connection must not poison the thread: reopen on the next request
-        _local.conn = None
-        raise
+def _query(sql: str, args: tuple[Any, ...], idempotent: bool = True) -> list[tuple[Any, ...]]:
+    """Run one statement; through a database failover, reconnect and (if idempotent) run again.
+
+    A statement that may have been applied before its connection broke (an INSERT) is not
+    sent again: the pupil gets an error instead of a message posted twice. So that a connection
+    that broke earlier (its server gone in a failover) does not fail such a statement for
+    nothing, it is proven first with a query that can be retried.
+    """
+    if not idempotent:
+        _query("SELECT 1", ())
+    deadline = time.monotonic() + FAILOVER_PATIENCE_S
+    while True:
+        try:
+            conn = _db()
+        except psycopg2.OperationalError:
+            # no primary reachable yet: nothing was sent, so waiting and retrying is safe
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
+            continue
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            # a broken connection must not poison the thread: reopen on the next try
+            _local.conn = None
+            if not idempotent or time.monotonic() >= deadline:
+                raise
+        except psycopg2.Error:
+            _local.conn = None
+            raise
 
 
 def _page(title: str, body: str) -> str:
@@ -214,6 +239,7 @@ def post_message(environ: dict[str, Any], pupil: int) -> Response:
         "INSERT INTO messages (pupil_id, sent, sender, subject, unread) "
         "VALUES (%s, now(), 'moi', %s, false) RETURNING id",
         (pupil, subject),
+        idempotent=False,
     )[0]
     return Response(
         "201 Created",

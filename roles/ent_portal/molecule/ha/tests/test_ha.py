@@ -1,8 +1,9 @@
-"""Lose a part of the ENT under load and keep serving: the active load balancer, the sessions'
-Redis master, an app host. Each is killed for real while pupils browse through the shared
-address; the drill asserts that every pupil is still logged in and every acknowledged message is
-still there, records the recovery time and the failed requests (bench/ent holds them against
-the targets), then brings the part back and checks it rejoins as a standby by itself.
+"""Lose a part of the ENT under load and keep serving: the active load balancer, the PostgreSQL
+primary, the sessions' Redis master, an app host. Each is killed for real while pupils browse
+through the shared address; the drill asserts that every pupil is still logged in and every
+acknowledged message is still there, records the recovery time and the failed requests
+(bench/ent_failover holds them against the targets), then brings the part back and checks it
+rejoins as a standby by itself.
 
 Commands that need the Redis password get it through `podman exec --env` from this process's
 environment, never on a command line.
@@ -26,6 +27,8 @@ testinfra_hosts = ["preau-entha-lb1"]
 SECRETS = Path(os.environ.get("PREAU_ENT_SECRETS") or Path.home() / ".cache/preau/ent")
 LBS = ("preau-entha-lb1", "preau-entha-lb2")
 REDIS = LBS  # the scenario's redis group
+DATABASES = LBS  # and its database group (pg_auto_failover nodes; the monitor is on app1)
+PG_NODE_DATA = "/var/lib/postgresql/15/ent"
 APPS = ("preau-entha-app1", "preau-entha-app2")
 # bench/ent_failover points this at its own file to collect the drills of several runs
 RESULTS = Path(
@@ -101,6 +104,28 @@ def replica_of(container: str) -> str | None:
     return None
 
 
+def in_recovery(container: str) -> str:
+    """'t' on a standby, 'f' on the primary, '' when PostgreSQL does not answer."""
+    return on(
+        container,
+        "cd /tmp && runuser -u postgres -- psql -Atc 'SELECT pg_is_in_recovery()'",
+        check=False,
+    ).strip()
+
+
+def pg_states() -> list[str]:
+    """The nodes' states as pg_auto_failover's monitor sees them."""
+    out = on(
+        DATABASES[0],
+        f"cd /tmp && runuser -u postgres -- pg_autoctl show state --pgdata {PG_NODE_DATA} --json",
+        check=False,
+    )
+    try:
+        return sorted(node["current_group_state"] for node in json.loads(out))
+    except ValueError:
+        return []
+
+
 def record(result: failover.Outcome) -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     results.append(result.as_dict())
@@ -126,15 +151,22 @@ def drill(
 
 
 def kill_unit(container: str, *units: str) -> None:
-    # masked for the drill, so systemd's Restart= cannot bring it straight back: the part stays
-    # dead as if its host were gone, until the drill brings it back
-    names = " ".join(units)
-    on(container, f"systemctl mask --runtime {names} && systemctl kill -s KILL {names}")
+    # For the drill, a runtime drop-in turns systemd's Restart= off, so the part stays dead as
+    # if its host were gone until the drill brings it back; the unit is otherwise unchanged
+    # (its ExecStopPost still runs, as after a real crash).
+    for unit in units:
+        on(
+            container,
+            f"mkdir -p /run/systemd/system/{unit}.d && "
+            f"printf '[Service]\\nRestart=no\\n' > /run/systemd/system/{unit}.d/drill.conf",
+        )
+    on(container, f"systemctl daemon-reload && systemctl kill -s KILL {' '.join(units)}")
 
 
 def start_unit(container: str, *units: str) -> None:
-    names = " ".join(units)
-    on(container, f"systemctl unmask --runtime {names} && systemctl start {names}")
+    for unit in units:
+        on(container, f"rm -f /run/systemd/system/{unit}.d/drill.conf")
+    on(container, f"systemctl daemon-reload && systemctl start {' '.join(units)}")
 
 
 def test_one_load_balancer_holds_the_shared_address(vip):
@@ -151,6 +183,18 @@ def test_sessions_have_a_master_a_replica_and_sentinels_that_agree():
         assert on(sentinel, "systemctl is-active redis-sentinel").strip() == "active"
 
 
+def test_the_database_has_a_primary_and_a_synchronous_standby():
+    assert sorted(in_recovery(name) for name in DATABASES) == ["f", "t"]
+    assert pg_states() == ["primary", "secondary"]
+    (primary,) = [name for name in DATABASES if in_recovery(name) == "f"]
+    sync = on(
+        primary,
+        "cd /tmp && runuser -u postgres -- psql -Atc 'SELECT sync_state FROM pg_stat_replication'",
+    ).split()
+    # an acknowledged commit is on both nodes: a failover cannot lose it
+    assert sync in (["sync"], ["quorum"])
+
+
 def test_pupils_log_in_and_post_through_the_shared_address(base, pupils):
     for pupil in pupils[:2]:
         failover.post_message(base, pupil)
@@ -160,10 +204,10 @@ def test_pupils_log_in_and_post_through_the_shared_address(base, pupils):
 
 def test_losing_the_active_load_balancer_moves_the_address(vip, base, pupils):
     (active,) = holders(vip)
-    drill("active HAProxy", base, pupils, lambda: kill_unit(active, "haproxy"))
+    drill("active HAProxy", base, pupils, lambda: kill_unit(active, "haproxy.service"))
     (standby,) = [lb for lb in LBS if lb != active]
     assert holders(vip) == [standby]
-    start_unit(active, "haproxy")
+    start_unit(active, "haproxy.service")
     # it comes back as the standby: the address stays where it is (nopreempt)
     poll(
         "keepalived back on the restarted load balancer",
@@ -172,13 +216,28 @@ def test_losing_the_active_load_balancer_moves_the_address(vip, base, pupils):
     assert holders(vip) == [standby]
 
 
+def test_losing_the_database_primary_keeps_every_acknowledged_message(base, pupils):
+    (primary,) = [name for name in DATABASES if in_recovery(name) == "f"]
+    # the keeper and its PostgreSQL together, as when the host dies
+    drill("PostgreSQL primary", base, pupils, lambda: kill_unit(primary, "pgautofailover.service"))
+    (standby,) = [name for name in DATABASES if name != primary]
+    assert in_recovery(standby) == "f"
+    start_unit(primary, "pgautofailover.service")
+    # the old primary is rewound and follows the new one, with no hand step
+    poll(
+        "the old primary back as a standby",
+        lambda: in_recovery(primary) == "t" and pg_states() == ["primary", "secondary"],
+        timeout=120,
+    )
+
+
 def test_losing_the_redis_master_keeps_every_session(base, pupils):
     master = redis_master()
     name = {address(n): n for n in REDIS}[master]
-    drill("Redis master", base, pupils, lambda: kill_unit(name, "redis-server"))
+    drill("Redis master", base, pupils, lambda: kill_unit(name, "redis-server.service"))
     new_master = redis_master()
     assert new_master != master
-    start_unit(name, "redis-server")
+    start_unit(name, "redis-server.service")
     poll("the old master replicating the new one", lambda: replica_of(name) == new_master)
 
 
