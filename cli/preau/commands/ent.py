@@ -30,6 +30,9 @@ HostsOpt = Annotated[
     str, typer.Option("--hosts", help="Reach app hosts: auto (lab containers, else ssh), lab, ssh.")
 ]
 BackendOpt = Annotated[str, typer.Option("--backend", help="HAProxy backend of the portal.")]
+StackOpt = Annotated[
+    str, typer.Option("--stack", help="Lab stack: default (capacity tests), ha (parts paired).")
+]
 LogOpt = Annotated[Path, typer.Option("--log", help="JSON lines journal of decisions.")]
 UplinkOpt = Annotated[
     bool,
@@ -61,18 +64,28 @@ def status(
     runtime: RuntimeOpt = None,
     hosts: HostsOpt = "auto",
     backend: BackendOpt = "portal",
+    stack: StackOpt = "default",
     json: Json = False,
 ) -> None:
-    """The portal's instance slots as HAProxy sees them."""
+    """The portal's instance slots as HAProxy sees them, and who leads each paired part."""
     from rich.table import Table
 
-    from preau.ent import target
+    from preau.ent import parts, target
     from preau.output import console, print_json
 
-    t = target.resolve(runtime, hosts)
+    t = target.resolve(runtime, hosts, stack)
     servers = t.runtime.servers(backend)
+    # the hosts to ask: the lab's containers (SSH has no host list without the inventory)
+    known = getattr(t.hosts, "containers", {})
+    found = parts.survey(t.hosts, known) if known else []
     if json:
-        print_json([s.__dict__ | {"enabled": s.enabled} for s in servers])
+        print_json(
+            {
+                "backend": backend,
+                "servers": [s.__dict__ | {"enabled": s.enabled} for s in servers],
+                "parts": [part.as_dict() for part in found],
+            }
+        )
         return
     table = Table(title=f"backend {backend} at {t.runtime.address}")
     for col in ("slot", "address", "status", "sessions", "requests", "5xx"):
@@ -87,6 +100,22 @@ def status(
         f"{sum(s.enabled for s in servers)} instance(s) enabled, "
         f"{sum(s.up for s in servers)} UP, {len(servers)} slots"
     )
+    if found:
+        names = dict(known)
+        leaders = Table(title="paired parts")
+        for col in ("part", "leader", "others", "state", "behind"):
+            leaders.add_column(col)
+        for part in found:
+            leader = names.get(part.leader or "", part.leader or "[red]none[/]")
+            for i, follower in enumerate(part.followers or [parts.Follower("-", "-", "-")]):
+                leaders.add_row(
+                    part.part if i == 0 else "",
+                    leader if i == 0 else "",
+                    names.get(follower.host, follower.host),
+                    follower.state,
+                    follower.lag,
+                )
+        console.print(leaders)
 
 
 @app.command("scale")

@@ -7,6 +7,7 @@ An app host is known by the address HAProxy sends to. In the twin it is a podman
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import time
@@ -87,7 +88,8 @@ class SshHosts:
 
     def run(self, addr: str, argv: Sequence[str], timeout: float = 30) -> str:
         cmd = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", f"{self.user}@{addr}"]
-        return _run([*cmd, "--", *argv], f"app host {addr}", timeout)
+        # ssh hands the remote shell one string: quote each argument so it arrives whole
+        return _run([*cmd, "--", shlex.join(argv)], f"app host {addr}", timeout)
 
     def reachable(self, addr: str) -> bool:
         try:

@@ -1,7 +1,8 @@
-"""Which ENT stack `preau ent` drives: an explicit runtime address, or the lab stack.
+"""Which ENT stack `preau ent` drives: an explicit runtime address, or a lab stack.
 
-The lab stack is the molecule scenario of roles/ent_portal (containers preau-ent-*): its
-HAProxy exposes the runtime API on its lab address, port 9999.
+The lab stacks are roles/ent_portal's molecule scenarios: `default` (containers preau-ent-*,
+the capacity tests' stack) and `ha` (preau-entha-*: every part in a pair). Their first load
+balancer exposes the runtime API on its lab address, port 9999.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from preau.ent.hosts import Hosts, PodmanHosts, SshHosts
 from preau.errors import BadInput
 
 LAB_LB = "preau-ent-lb1"
+# lab stack -> prefix of its containers
+LAB_STACKS = {"default": "preau-ent-", "ha": "preau-entha-"}
 RUNTIME_PORT = 9999
 
 
@@ -43,24 +46,27 @@ def lab_address(container: str = LAB_LB) -> str | None:
     return None
 
 
-def resolve(runtime: str | None, hosts: str = "auto") -> Target:
+def resolve(runtime: str | None, hosts: str = "auto", stack: str = "default") -> Target:
     if hosts not in ("auto", "lab", "ssh"):
         raise BadInput(f"--hosts {hosts}: use auto, lab or ssh")
+    if stack not in LAB_STACKS:
+        raise BadInput(f"--stack {stack}: use {' or '.join(LAB_STACKS)}")
+    prefix = LAB_STACKS[stack]
     if runtime:
         rt = Runtime(runtime)
         lb = rt.target[0] if isinstance(rt.target, tuple) else "127.0.0.1"
         if hosts == "lab":
-            return Target(rt, PodmanHosts.discover(), lb, True)
+            return Target(rt, PodmanHosts.discover(prefix), lb, True)
         return Target(rt, SshHosts(), lb, False)
     if hosts == "ssh":
         raise BadInput("--hosts ssh needs --runtime (the HAProxy runtime API address)")
-    addr = lab_address()
+    addr = lab_address(f"{prefix}lb1")
     if addr is None:
         raise BadInput(
-            "no --runtime given and no lab ENT stack running (container preau-ent-lb1): "
+            f"no --runtime given and no lab ENT stack running (container {prefix}lb1): "
             "start it with `preau ent lab up`, or pass --runtime tcp:HOST:PORT"
         )
-    return Target(Runtime(f"tcp:{addr}:{RUNTIME_PORT}"), PodmanHosts.discover(), addr, True)
+    return Target(Runtime(f"tcp:{addr}:{RUNTIME_PORT}"), PodmanHosts.discover(prefix), addr, True)
 
 
 def secret(name: str) -> str:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -263,3 +264,22 @@ def test_losing_an_app_host_keeps_serving(base, pupils, vip):
         return bool(mine) and all(r["status"] == "UP" for r in mine)
 
     poll("the app host's instances back in the load balancer", instances_up, timeout=90)
+
+
+def test_status_names_the_leaders_the_drills_left(vip):
+    """`preau ent status` agrees with the hosts themselves on who leads each part now."""
+    preau = Path(sys.executable).with_name("preau")
+    out = subprocess.run(
+        [str(preau), "ent", "status", "--stack", "ha", "--json"],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    found = {part["part"].split()[0]: part for part in json.loads(out)["parts"]}
+    assert set(found) == {"load", "PostgreSQL", "Redis"}
+    (holder,) = holders(vip)
+    assert found["load"]["leader"] == address(holder)
+    (primary,) = [name for name in DATABASES if in_recovery(name) == "f"]
+    assert found["PostgreSQL"]["leader"] == address(primary)
+    assert [f["state"] for f in found["PostgreSQL"]["followers"]] == ["secondary -> secondary"]
+    assert found["Redis"]["leader"] == redis_master()
+    (replica,) = found["Redis"]["followers"]
+    assert "link ok" in replica["state"] and replica["lag"].endswith(" B")
