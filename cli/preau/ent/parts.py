@@ -20,7 +20,7 @@ from preau.errors import BadInput, ServiceError
 
 KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 PG_NODE_DATA = "/var/lib/postgresql/15/ent"  # roles/ent_portal vars: _ent_portal_pg_node_data
-SENTINEL_CONF = "/etc/redis/sentinel-ent.conf"  # _ent_portal_sentinel_conf
+SENTINEL_CONF = "/var/lib/redis/sentinel-ent.conf"  # _ent_portal_sentinel_conf
 SENTINEL_PORT = 26379
 MASTER_NAME = "ent-sessions"
 
