@@ -1,11 +1,18 @@
-"""The collège rollout on the twin: `playbooks/college.yml` brings up a collège's servers.
+"""The collège rollout on the twin: `playbooks/college.yml` brings up a collège's servers, and
+`preau college rollout|plan|drift` drives it as an operator types them.
 
-Run exactly as an operator would (`ansible-playbook -i inventory/lab.sh playbooks/college.yml
---limit <collège>`), twice: the second run must change nothing. Then proven from the lab's PCs
-with real traffic: a pupil of the demo roster (inventory/rosters/<UAI>.csv) logs in with
-smbclient and finds on pc002 the document written from pc001 (roaming home) and is refused
-another pupil's home; a page sent from a PC reaches the lab printer through the app server's
-CUPS queue; a PC fetches the PXE loader over TFTP.
+One module-scoped rollout, in two runs:
+
+- `ansible-playbook -i inventory/lab.sh playbooks/college.yml --limit <collège>`, exactly as an
+  operator would, converges the collège from scratch;
+- then the CLI in a subprocess (`--json` for its event stream and results) rolls out the same
+  collège beside one the twin does not run: it streams each host's progress, must change nothing
+  and say so (that is the idempotence proof), and the other collège fails without stopping it.
+
+Then proven from the lab's PCs with real traffic: a pupil of the demo roster
+(inventory/rosters/<UAI>.csv) logs in with smbclient and finds on pc002 the document written
+from pc001 (roaming home) and is refused another pupil's home; a page sent from a PC reaches the
+lab printer through the app server's CUPS queue; a PC fetches the PXE loader over TFTP.
 
 The routers are configured first (`preau net apply`, a no-op when an earlier test did it), so
 the servers are reached through the zone policy production has. Then each service's contract,
@@ -14,6 +21,14 @@ loader, boot script) answers, every service the zone may use answers from its ow
 every service it may not is refused, by the router and by the server's own firewall.
 Initial passwords are read from the server's root-only handover file and never printed: they
 reach smbclient through an auth file written on stdin inside the PC.
+
+A plan on the converged collège finds nothing to change (exit 0); drift names changes made
+behind preau's back (a share added to smb.conf, smbd stopped, the printer's CUPS queue deleted, a
+rule added to the router's nftables file), each with host, object and diff, with exit code 3,
+and a rollout puts them back.
+
+The CLI's runs share this module's convergence: a module of their own would have to converge
+the collège again (the module hands the lab back with the servers' firewall off, see below).
 
 The servers' own firewall (roles/common: input dropped except the served ports) would refuse
 the ad-hoc ports later lab tests listen on, so the module hands the lab back with it off.
@@ -46,13 +61,45 @@ from preau.model import DHCP_VLAN_ROLES, College, services
 pytestmark = pytest.mark.lab
 
 SPOOL = acceptance.PRINTER_SPOOL
+REPO = Path(__file__).resolve().parents[2]
+PREAU = REPO / ".venv" / "bin" / "preau"
+DRIFT = 3  # `plan` and `drift`: something differs
+
+
+@dataclass
+class Cli:
+    rc: int
+    lines: list[dict[str, Any]]
+    stdout: str
+    stderr: str
+
+    def results(self) -> list[dict[str, Any]]:
+        return [x for x in self.lines if x.get("type") == "result"]
+
+    def tail(self) -> str:
+        return self.stdout[-4000:] + self.stderr[-2000:]
+
+
+def preau(*args: str, stream: bool = False) -> Cli:
+    proc = subprocess.run(
+        [str(PREAU), *args, "--source", "files", "--json"],
+        cwd=REPO, capture_output=True, text=True, check=False, timeout=1800,
+    )  # fmt: skip
+    if stream:  # one JSON object per line
+        lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    else:
+        lines = [json.loads(proc.stdout)] if proc.stdout.strip().startswith("{") else []
+    return Cli(proc.returncode, lines, proc.stdout, proc.stderr)
 
 
 @dataclass
 class Rollout:
-    first: Run
-    second: Run
+    first: Run  # ansible-playbook, from scratch
+    second: Cli  # preau college rollout, this collège and one the twin does not run
+    uai: str
+    other: str
     servers: list[str]
+    router: str
 
 
 def _playbook(lab: Lab) -> Run:
@@ -61,13 +108,19 @@ def _playbook(lab: Lab) -> Run:
 
 @pytest.fixture(scope="module")
 def rollout(lab: Lab) -> Iterator[Rollout]:
+    college = lab.dep.college(lab.college)
+    assert college is not None
     servers = [lab.one("file-server").name, lab.one("app-server").name]
     for site in ("dc-nanterre", lab.college):
         net_apply.apply(lab.dep, net_apply.target(lab.dep, site, "lab"), timeout=60)
     first = _playbook(lab)
-    second = _playbook(lab)
-    print(f"\ncollege.yml: first run {first.seconds:.0f} s, second run {second.seconds:.0f} s")
-    yield Rollout(first, second, servers)
+    other = next(c for c in lab.dep.colleges if c.slug not in lab.plan.colleges)
+    second = preau(
+        "college", "rollout", college.uai, other.uai, "--target", "lab", "--parallel", "2",
+        stream=True,
+    )  # fmt: skip
+    print(f"\ncollege.yml: first run {first.seconds:.0f} s; preau college rollout after it")
+    yield Rollout(first, second, college.uai, other.uai, servers, lab.one("router").name)
     for server in servers:
         lab.exec(server, "systemctl", "disable", "--now", "nftables", check=False)
         lab.exec(server, "nft", "flush", "ruleset", check=False)
@@ -90,15 +143,55 @@ def _smb(
     return acceptance.smb(pc, lab.address(lab.one("file-server").name), auth, share, command)
 
 
-def test_the_rollout_converges_then_changes_nothing(lab: Lab, rollout: Rollout) -> None:
-    for run in (rollout.first, rollout.second):
-        # the servers, and the router for its node_exporter (playbooks/college.yml)
-        wanted = {*rollout.servers, lab.one("router").name}
-        assert set(run.recap) == wanted, run.output[-3000:]
-        for host, counts in run.recap.items():
-            assert counts["failed"] == 0 and counts["unreachable"] == 0, (host, counts)
-    changed = {h: c["changed"] for h, c in rollout.second.recap.items() if c["changed"]}
-    assert not changed, f"second run changed {changed}:\n{rollout.second.output[-4000:]}"
+def test_the_rollout_converges(lab: Lab, rollout: Rollout) -> None:
+    # the servers, and the router for its node_exporter (playbooks/college.yml)
+    wanted = {*rollout.servers, rollout.router}
+    assert set(rollout.first.recap) == wanted, rollout.first.output[-3000:]
+    for host, counts in rollout.first.recap.items():
+        assert counts["failed"] == 0 and counts["unreachable"] == 0, (host, counts)
+
+
+def _ours(run: Cli, uai: str) -> dict[str, Any]:
+    results = {r["uai"]: r for r in run.results()}
+    assert uai in results, run.tail()
+    return results[uai]
+
+
+def test_a_rollout_streams_progress_and_changes_nothing_the_second_time(rollout: Rollout) -> None:
+    run = rollout.second
+    result = _ours(run, rollout.uai)
+    assert result["verdict"] == "nothing changed", result
+    assert result["net"]["changed"] == [] and result["servers"]["changed"] == 0
+    assert result["servers"]["changes"] == [], result["servers"]["changes"]
+    assert result["where"] == "lab" and not result["failed"]
+    played = {*rollout.servers, rollout.router}
+    assert set(result["servers"]["hosts"]) == played
+    # the live stream: each host's progress, task by task, while the playbook ran
+    events = [x for x in run.lines if x.get("type") == "event" and x.get("host")]
+    assert {e["host"] for e in events} == played
+    assert any(e["progress"]["task"] and e["progress"]["ok"] for e in events)
+    stages = [x["message"] for x in run.lines if x.get("type") == "stage"]
+    assert any(s.startswith("network: ") for s in stages), stages
+    assert any(s.startswith("servers: ") for s in stages), stages
+    assert (Path(result["servers"]["artifacts"]) / "stdout").is_file()  # the run's log is kept
+
+
+def test_a_college_the_twin_does_not_run_fails_without_stopping_the_other(
+    rollout: Rollout,
+) -> None:
+    run = rollout.second
+    failed = _ours(run, rollout.other)
+    assert failed["failed"] and "not running in the twin" in failed["error"], failed
+    assert run.rc == 2, run.tail()  # the only failure is the caller's: a collège not in the twin
+    assert {r["uai"] for r in run.results()} == {rollout.uai, rollout.other}
+
+
+def test_a_plan_on_a_converged_college_changes_nothing(rollout: Rollout) -> None:
+    plan = preau("college", "plan", rollout.uai)
+    assert plan.rc == 0, plan.tail()
+    (report,) = plan.lines
+    assert report["findings"] == [] and report["servers"]["check"]
+    assert report["verdict"] == "nothing to change"
 
 
 def test_a_pupils_home_follows_her_from_pc_to_pc(lab: Lab, rollout: Rollout) -> None:
@@ -308,6 +401,40 @@ def test_a_servers_own_firewall_refuses_what_it_does_not_serve(lab: Lab, rollout
                 if proc.returncode == 0:
                     reached.append(f"{service.name} {server}")
     assert not reached, f"a neighbour on the servers VLAN reached {reached}"
+
+
+def test_drift_names_what_was_changed_behind_preaus_back(lab: Lab, rollout: Rollout) -> None:
+    fs, app = lab.one("file-server").name, lab.one("app-server").name
+    router, printer = lab.one("router").name, lab.one("printer").name
+    lab.exec(fs, "sh", "-c", "printf '[bricolage]\\n   path = /tmp\\n' >> /etc/samba/smb.conf")
+    lab.exec(fs, "systemctl", "stop", "smbd")
+    lab.exec(app, "lpadmin", "-x", printer)
+    rule = "add rule inet preau input tcp dport 2323 accept"
+    lab.exec(router, "sh", "-c", f"echo '{rule}' >> /etc/nftables.conf")
+    try:
+        drift = preau("college", "drift", rollout.uai)
+        assert drift.rc == DRIFT, drift.tail()
+        found = drift.lines[0]["findings"]
+        by_host: dict[str, list[dict[str, str]]] = {}
+        for f in found:
+            by_host.setdefault(f["host"], []).append(f)
+        smb = [f for f in by_host.get(fs, []) if "bricolage" in f["diff"]]
+        assert smb and "smb.conf" in smb[0]["diff"], by_host.get(fs)
+        started = [f for f in by_host.get(fs, []) if "systemd_service" in f["object"]
+                   and "Samba daemon" in f["object"]]  # fmt: skip
+        assert started and "smbd.service" in started[0]["diff"], by_host.get(fs)
+        queue = [f for f in by_host.get(app, []) if "lpadmin" in f["diff"]]
+        assert queue and printer in queue[0]["diff"], by_host.get(app)
+        nft = [f for f in by_host.get(router, []) if f["object"] == "/etc/nftables.conf"]
+        assert nft and f"-{rule}" in nft[0]["diff"], by_host.get(router)
+    finally:
+        repair = preau("college", "rollout", rollout.uai, stream=True)
+    assert repair.rc == 0, repair.tail()
+    (result,) = repair.results()
+    assert result["verdict"] == "changed"
+    assert "etc/nftables.conf" in result["net"]["changed"]
+    assert lab.exec(fs, "systemctl", "is-active", "smbd", check=False).stdout.strip() == "active"
+    assert printer in lab.exec(app, "lpstat", "-v").stdout
 
 
 # --- a PC boots from the network ---------------------------------------------------------------
