@@ -3,8 +3,9 @@
 Brings the scenario up once (`molecule converge -s ha`), then runs its verifier `--repeat`
 times: each run kills, under load, the active HAProxy, the Redis master and every service of an
 app host, and records per kill the recovery time (until the last failed or stalled request) and
-the failed requests. Targets (issue 14): recovery <= 10 s, failed < 0.5% of the requests sent
-during the failover. Not a test: the figures are recorded, not asserted.
+the failed requests (a plot of each kill's timeline beside the JSON). Targets (issue 14):
+recovery <= 10 s, failed < 0.5% of the requests sent during the failover. Not a test: the
+figures are recorded, not asserted.
 
     .venv/bin/python bench/ent_failover/run.py [--repeat 3] [--out bench/results/ent_failover.json]
 """
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from preau.ent import report
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "ent_portal"
@@ -101,6 +104,8 @@ def main() -> None:
         "runs": runs,
     }
     args.out.write_text(json.dumps(out, indent=2) + "\n")
+    # each kill's timeline: requests per half second, the kill and the recovery marked
+    print(f"plot: {report.failover_plot(runs, args.out.with_suffix('.png'))}")
     for row in rows:
         print(
             f"{row['fault']:<15} recovery median {row['recovery_s_median']:.2f} s "

@@ -1,8 +1,10 @@
 """The ENT stack under load on the twin: scale-out on a load step, zero failures through scale-out
 and scale-in, a killed instance taken out by health checks (counted by wrk, not timed).
 
-The stack is the ent_portal molecule scenario (`preau ent lab up`): reused when it already runs
-(and left running), otherwise brought up here and destroyed at the end (unless PREAU_KEEP_LAB=1).
+The stack is the ent_portal role's default molecule scenario (`preau ent lab up`): reused when it
+already runs (and left running); otherwise its whole `molecule test` runs here (create, converge,
+idempotence, verify) with the hosts kept up for the load tests, then destroyed at the end (unless
+PREAU_KEEP_LAB=1). test_molecule.py leaves that scenario to this module: one bring-up, not two.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from fixtures import molecule
 from preau.app import app
 from preau.ent import controller, hosts, lab, load, scaler, target
 from preau.ent.autoscale import Loop
@@ -27,22 +32,41 @@ from preau.errors import PreauError
 pytestmark = pytest.mark.lab
 
 
+@dataclass
+class Stack:
+    target: target.Target
+    molecule_log: Path | None  # None: the stack was already up, its scenario not run here
+
+
 @pytest.fixture(scope="module")
-def stack() -> Iterator[target.Target]:
-    started = False
+def stack_run(lab_images: None) -> Iterator[Stack]:
+    log = None
     try:
         t = target.resolve(None)
         t.runtime.servers("portal")
     except PreauError:
-        lab.up()
-        started = True
+        log = molecule.test("ent_portal", "default", keep=True)
         t = target.resolve(None)
     sc = scaler.Scaler(t.runtime, t.hosts, FixedUplink())
     sc.apply(scaler.plan(sc.servers(), 2))
-    yield t
+    yield Stack(t, log)
     sc.apply(scaler.plan(sc.servers(), 4))  # the role's own count (2 hosts x 2)
-    if started and os.environ.get("PREAU_KEEP_LAB") != "1":
+    if log and os.environ.get("PREAU_KEEP_LAB") != "1":
         lab.down()
+
+
+@pytest.fixture(scope="module")
+def stack(stack_run: Stack) -> target.Target:
+    return stack_run.target
+
+
+def test_the_roles_scenario_passes_before_the_load(stack_run: Stack) -> None:
+    """Its verifier, idempotence included, ran on these hosts (molecule.test fails otherwise)."""
+    if stack_run.molecule_log is None:
+        pytest.skip("the stack was already up: run `molecule test -s default` in roles/ent_portal")
+    log = stack_run.molecule_log.read_text(errors="replace")
+    for step in ("converge", "idempotence", "verify"):
+        assert f"[default > {step}] Executed: Successful" in log, step
 
 
 def _scaler(t: target.Target, journal: Journal | None = None) -> scaler.Scaler:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
-from preau.ent import failover
+from preau.ent import failover, report
 from preau.errors import ServiceError
 
 
@@ -68,6 +69,28 @@ def test_a_stopped_server_counts_as_failed_requests_until_it_serves_again() -> N
     # the recovery ends with the last failure, after the kill and by the restart (plus one try)
     assert killed_at < recovered <= back_at + 1.0
     assert all(s.ok for s in samples if s.started > recovered)
+    # the timeline the failover plot draws: answers before the kill, failures only after it
+    buckets = failover.timeline(samples, killed_at)
+    assert sum(b["ok"] + b["failed"] + b["slow"] for b in buckets) == len(samples)
+    assert all(b["failed"] == 0 for b in buckets if b["t"] + failover.TIMELINE_BUCKET_S <= 0)
+    assert sum(b["failed"] for b in buckets) == len(failed)
+    assert any(b["ok"] for b in buckets if b["t"] < 0)
+
+
+def test_a_drills_timeline_is_plotted_with_its_kill(tmp_path: Path) -> None:
+    t0 = 1000.0
+    samples = [failover.Sample(t0 + i * 0.1, 0.05, 200) for i in range(-30, 60)]
+    samples[35] = failover.Sample(t0 + 0.5, 0.05, None)  # refused just after the kill
+    samples[40] = failover.Sample(t0 + 1.0, 2.0, 200)  # stalled, then answered
+    buckets = failover.timeline(samples, t0)
+    assert buckets[0]["t"] == -3.0 and sum(b["failed"] for b in buckets) == 1
+    assert sum(b["slow"] for b in buckets) == 1
+    run = {"fault": "active HAProxy", "recovery_s": 3.05, "failed": 1, "sent": 26,
+           "timeline": buckets}  # fmt: skip
+    plot = report.failover_plot([run, {**run, "fault": "Redis master"}], tmp_path / "f.png")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
+    with pytest.raises(ValueError, match="no drill"):
+        report.failover_plot([{"fault": "x", "timeline": []}], tmp_path / "g.png")
 
 
 def test_waiting_for_a_server_that_never_comes_back_fails_with_a_clear_error() -> None:

@@ -23,7 +23,10 @@ RuntimeOpt = Annotated[
     typer.Option(
         "--runtime",
         envvar="PREAU_ENT_RUNTIME",
-        help="HAProxy runtime API: tcp:HOST:PORT or unix:/path (default: the lab stack).",
+        help=(
+            "HAProxy runtime API: tcp:HOST:PORT or unix:/path, comma-separated for a pair "
+            "(default: the lab stack)."
+        ),
     ),
 ]
 HostsOpt = Annotated[
@@ -125,6 +128,7 @@ def scale(
     runtime: RuntimeOpt = None,
     hosts: HostsOpt = "auto",
     backend: BackendOpt = "portal",
+    stack: StackOpt = "default",
     log: LogOpt = DEFAULT_LOG,
 ) -> None:
     """Start or stop instances and (de)register them in HAProxy, without a reload."""
@@ -133,9 +137,12 @@ def scale(
     from preau.ent.uplink import FixedUplink
     from preau.output import console
 
-    t = target.resolve(runtime, hosts)
+    t = target.resolve(runtime, hosts, stack)
     journal = Journal(log)
     sc = scaler.Scaler(t.runtime, t.hosts, FixedUplink(), backend, say=journal.say)
+    for fix in sc.reconcile(dry_run):  # a load balancer that missed changes, first
+        verb = "would bring" if dry_run else "brought"
+        console.print(f"{verb} {fix.balancer} in line: {fix.slot} {fix.was} -> {fix.now}")
     p = scaler.plan(sc.servers(), instances)
     if not p.changes:
         console.print(f"[green]{p.current} instance(s) enabled: nothing to change[/]")
@@ -187,6 +194,7 @@ def autoscale(
     runtime: RuntimeOpt = None,
     hosts: HostsOpt = "auto",
     backend: BackendOpt = "portal",
+    stack: StackOpt = "default",
     log: LogOpt = DEFAULT_LOG,
     source: Source = None,
     path: InventoryPath = None,
@@ -210,7 +218,7 @@ def autoscale(
         uplink_base_mbps=base or 1,
         uplink_max_mbps=uplink_max or max(base * 4, 1),
     ).check()
-    t = target.resolve(runtime, hosts)
+    t = target.resolve(runtime, hosts, stack)
     journal = Journal(log)
     sc = scaler.Scaler(t.runtime, t.hosts, link, backend, say=journal.say)
     loop = Loop(sc, policy, journal, dry_run=dry_run, manage_uplink=uplink)
@@ -248,6 +256,7 @@ def load(
     runtime: RuntimeOpt = None,
     hosts: HostsOpt = "auto",
     backend: BackendOpt = "portal",
+    stack: StackOpt = "default",
     log: LogOpt = DEFAULT_LOG,
     source: Source = None,
     path: InventoryPath = None,
@@ -270,7 +279,7 @@ def load(
     if profile not in PROFILES:
         raise BadInput(f"--profile {profile}: unknown (known: {', '.join(PROFILES)})")
     prof, traffic = PROFILES[profile], Traffic()
-    t = target.resolve(runtime, hosts)
+    t = target.resolve(runtime, hosts, stack)
     page = harness.check_url(url or f"https://{t.lb_addr}/")
     harness.check_profile(prof, traffic)
     link = _uplink(uplink, source, path, site, uplink_target)

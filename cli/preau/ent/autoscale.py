@@ -41,6 +41,10 @@ class Loop:
 
     def tick(self) -> controller.Decision:
         """One round: observe, decide, apply; a failure is logged as a hold, never half-done."""
+        try:  # a load balancer back from a failure first gets the changes it missed
+            self.sc.reconcile(self.dry_run)
+        except PreauError as exc:
+            self.journal.write("error", action="reconcile", reason=str(exc))
         cur = self.sample()
         rps = (
             None

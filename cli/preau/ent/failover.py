@@ -30,6 +30,7 @@ COOKIE = "ENCSESSION"
 SLOW_S = 1.0
 PAGES = ("/", "/timetable", "/homework", "/messages")
 RETRY_S = 0.25
+TIMELINE_BUCKET_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Outcome:
     messages_kept: int
     messages: int
     notes: list[str] = field(default_factory=list)
+    # per TIMELINE_BUCKET_S from a few seconds before the kill: what the plot shows
+    timeline: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def failed_ratio(self) -> float:
@@ -207,6 +210,31 @@ def wait_serving(running: Load, killed_at: float, quiet_s: float, timeout: float
     raise ServiceError(f"the portal did not serve normally again within {timeout:.0f} s")
 
 
+def timeline(
+    samples: list[Sample], killed_at: float, bucket_s: float = TIMELINE_BUCKET_S
+) -> list[dict[str, float]]:
+    """Requests answered per bucket (by the time they ended), relative to the kill: `t` is the
+    bucket's start in seconds (negative before the kill), then ok, failed and slow counts."""
+    if not samples:
+        return []
+    first = min(s.ended for s in samples) - killed_at
+    last = max(s.ended for s in samples) - killed_at
+    start = bucket_s * (first // bucket_s)
+    buckets = [
+        {"t": round(start + i * bucket_s, 3), "ok": 0, "failed": 0, "slow": 0}
+        for i in range(int((last - start) // bucket_s) + 1)
+    ]
+    for s in samples:
+        row = buckets[int((s.ended - killed_at - start) // bucket_s)]
+        if not s.ok:
+            row["failed"] += 1
+        elif s.elapsed > SLOW_S:
+            row["slow"] += 1
+        else:
+            row["ok"] += 1
+    return buckets
+
+
 def still_there(base: str, pupils: list[Pupil]) -> tuple[int, int, int]:
     """Pupils still logged in, acknowledged messages still listed, and messages posted."""
     sessions = messages = 0
@@ -237,4 +265,5 @@ def outcome(
         sessions=len(pupils),
         messages_kept=messages,
         messages=posted,
+        timeline=timeline(samples, killed_at),
     )

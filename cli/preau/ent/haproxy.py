@@ -63,6 +63,22 @@ class Totals:
     qcur: int
 
 
+# `show servers state`: srv_admin_state bits (HAProxy's SRV_ADMF_*) that the runtime API sets.
+# A slot `disabled` in the configuration starts with FMAINT and CMAINT; `state ready` clears
+# FMAINT only, so CMAINT alone does not mean maintenance.
+_FMAINT, _FDRAIN = 0x01, 0x08
+
+
+@dataclass(frozen=True)
+class Admin:
+    """What the runtime API set on a server slot: where it points, and ready/drain/maint."""
+
+    name: str
+    addr: str
+    port: int
+    state: State
+
+
 def parse_address(text: str) -> tuple[str, str | tuple[str, int]]:
     """`unix:/run/haproxy/admin.sock` or `tcp:HOST:PORT` (or a bare path / HOST:PORT)."""
     if text.startswith("unix:"):
@@ -115,6 +131,14 @@ class Runtime:
         if out and not out.startswith("Health check"):
             raise ServiceError(f"HAProxy refused `{line}`: {out}")
 
+    def uptime(self) -> int:
+        """Seconds since this HAProxy process started (`show info` Uptime_sec)."""
+        for line in self.command("show info").splitlines():
+            key, _, value = line.partition(":")
+            if key == "Uptime_sec" and value.strip().isdigit():
+                return int(value)
+        raise ServiceError(f"HAProxy at {self.address}: no Uptime_sec in `show info`")
+
     def stat(self) -> list[dict[str, str]]:
         text = self.command("show stat")
         if not text.startswith("# "):
@@ -155,6 +179,28 @@ class Runtime:
                     qcur=_int(r, "qcur"),
                 )
         raise BadInput(f"HAProxy at {self.address}: no backend {backend!r}")
+
+    def admin(self, backend: str) -> dict[str, Admin]:
+        """Each slot's address and administrative state (`show servers state`)."""
+        lines = self.command(f"show servers state {backend}").splitlines()
+        header = next((x[2:].split() for x in lines if x.startswith("# ")), None)
+        if header is None or "srv_admin_state" not in header:
+            raise ServiceError(f"HAProxy at {self.address}: unexpected `show servers state`")
+        slots = {}
+        for line in lines:
+            fields = line.split()
+            if line.startswith("#") or len(fields) < len(header):
+                continue  # the format's version line, the header
+            row = dict(zip(header, fields, strict=False))
+            bits = int(row["srv_admin_state"])
+            state: State = (
+                "maint" if bits & _FMAINT else "drain" if bits & _FDRAIN else "ready"
+            )
+            port = row.get("srv_port", "0")
+            slots[row["srv_name"]] = Admin(
+                row["srv_name"], row["srv_addr"], int(port) if port.isdigit() else 0, state
+            )
+        return slots
 
     def set_addr(self, backend: str, server: str, addr: str, port: int) -> None:
         out = self.command(f"set server {backend}/{server} addr {addr} port {port}").strip()

@@ -141,3 +141,39 @@ def _plots(directory: Path, segments: list[Segment]) -> list[Path]:
     fig_all.savefig(path, dpi=80)
     plt.close(fig_all)
     return [*out, path]
+
+
+def failover_plot(runs: list[dict[str, Any]], path: Path) -> Path:
+    """One panel per kill (the first run of each fault): requests answered, failed and slow
+    per bucket, the kill at t = 0 and the recovery window shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    firsts: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        if run.get("timeline"):
+            firsts.setdefault(run["fault"], run)
+    if not firsts:
+        raise ValueError("no drill with a timeline to plot")
+    fig, axes = plt.subplots(len(firsts), 1, figsize=(9, 2.3 * len(firsts)), squeeze=False)
+    for ax, (fault, run) in zip(axes[:, 0], firsts.items(), strict=True):
+        t = [b["t"] for b in run["timeline"]]
+        for key, colour in (("ok", "tab:green"), ("slow", "tab:orange"), ("failed", "tab:red")):
+            ax.step(t, [b[key] for b in run["timeline"]], where="post", label=key, color=colour)
+        ax.axvline(0, color="black", linestyle="--", linewidth=1)
+        ax.axvspan(0, run["recovery_s"], color="tab:red", alpha=0.12)
+        ax.set_title(
+            f"{fault}: killed at 0 s, serving again after {run['recovery_s']:.2f} s, "
+            f"{run['failed']} of {run['sent']} requests failed",
+            fontsize=9,
+        )
+        ax.set_ylabel("requests")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("seconds from the kill")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

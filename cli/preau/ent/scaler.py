@@ -4,7 +4,9 @@ Registration goes through HAProxy's runtime API only (no reload): a slot is re-p
 instance (`set server addr/port`), then `state ready`; removal is `state drain`, wait for its
 sessions to end, `state maint`, stop the unit. Every dependency is checked before the first
 change (a missing one holds the stack as it is), and a failure midway rolls back what this
-call did: the stack is either scaled or unchanged, never half-scaled.
+call did: the stack is either scaled or unchanged, never half-scaled. With a pair of load
+balancers, every change goes to both, and one out of line is brought back first
+(preau.ent.balancers).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from preau.ent import hosts as hostops
-from preau.ent.haproxy import Runtime, Server
+from preau.ent.balancers import Balancers, Fix
+from preau.ent.haproxy import Server
 from preau.ent.uplink import Uplink
 from preau.errors import BadInput, PreauError, ServiceError
 
@@ -88,7 +91,7 @@ def plan(
 
 @dataclass
 class Scaler:
-    runtime: Runtime
+    runtime: Balancers
     hosts: hostops.Hosts
     uplink: Uplink
     backend: str = "portal"
@@ -99,8 +102,19 @@ class Scaler:
     say: Say = _quiet
     _undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # a load balancer that missed a change or did not answer goes in the same journal
+        self.runtime.say = self.say
+
     def servers(self) -> list[Server]:
         return self.runtime.servers(self.backend)
+
+    def reconcile(self, dry_run: bool = False) -> list[Fix]:
+        """A load balancer that missed changes gets them now (before any new one)."""
+        fixes = self.runtime.reconcile(self.backend, dry_run)
+        for fix in fixes:
+            self.say("reconcile", fix.__dict__ | {"dry_run": dry_run})
+        return fixes
 
     def preflight(self, p: ScalePlan) -> None:
         """Every dependency answers, or nothing is changed (ServiceError: hold)."""
@@ -119,6 +133,7 @@ class Scaler:
     def apply(self, p: ScalePlan) -> None:
         self._undo = []
         self.preflight(p)
+        self.reconcile()
         try:
             if (
                 p.uplink_to is not None

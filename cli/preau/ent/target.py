@@ -2,7 +2,8 @@
 
 The lab stacks are roles/ent_portal's molecule scenarios: `default` (containers preau-ent-*,
 the capacity tests' stack) and `ha` (preau-entha-*: every part in a pair). Their first load
-balancer exposes the runtime API on its lab address, port 9999.
+balancer exposes the runtime API on its lab address, port 9999; in a pair, so does the other,
+and `preau ent` drives both (preau.ent.balancers). Elsewhere --runtime names them, comma-separated.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from preau.ent.balancers import Balancers
 from preau.ent.haproxy import Runtime
 from preau.ent.hosts import Hosts, PodmanHosts, SshHosts
 from preau.errors import BadInput
@@ -24,7 +26,7 @@ RUNTIME_PORT = 9999
 
 @dataclass
 class Target:
-    runtime: Runtime
+    runtime: Balancers
     hosts: Hosts
     lb_addr: str
     lab: bool
@@ -53,11 +55,14 @@ def resolve(runtime: str | None, hosts: str = "auto", stack: str = "default") ->
         raise BadInput(f"--stack {stack}: use {' or '.join(LAB_STACKS)}")
     prefix = LAB_STACKS[stack]
     if runtime:
-        rt = Runtime(runtime)
-        lb = rt.target[0] if isinstance(rt.target, tuple) else "127.0.0.1"
+        each = [Runtime(part.strip()) for part in runtime.split(",") if part.strip()]
+        if not each:
+            raise BadInput(f"--runtime {runtime!r}: name at least one HAProxy runtime API")
+        first = each[0].target
+        lb = first[0] if isinstance(first, tuple) else "127.0.0.1"
         if hosts == "lab":
-            return Target(rt, PodmanHosts.discover(prefix), lb, True)
-        return Target(rt, SshHosts(), lb, False)
+            return Target(Balancers(each), PodmanHosts.discover(prefix), lb, True)
+        return Target(Balancers(each), SshHosts(), lb, False)
     if hosts == "ssh":
         raise BadInput("--hosts ssh needs --runtime (the HAProxy runtime API address)")
     addr = lab_address(f"{prefix}lb1")
@@ -66,7 +71,11 @@ def resolve(runtime: str | None, hosts: str = "auto", stack: str = "default") ->
             f"no --runtime given and no lab ENT stack running (container {prefix}lb1): "
             "start it with `preau ent lab up`, or pass --runtime tcp:HOST:PORT"
         )
-    return Target(Runtime(f"tcp:{addr}:{RUNTIME_PORT}"), PodmanHosts.discover(prefix), addr, True)
+    runtimes = [Runtime(f"tcp:{addr}:{RUNTIME_PORT}")]
+    # the pair's other load balancers, lb2 ... as long as they run
+    while other := lab_address(f"{prefix}lb{len(runtimes) + 1}"):
+        runtimes.append(Runtime(f"tcp:{other}:{RUNTIME_PORT}"))
+    return Target(Balancers(runtimes), PodmanHosts.discover(prefix), addr, True)
 
 
 def secret(name: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from preau.ent import failover
+from preau.ent import failover, report
 
 testinfra_hosts = ["preau-entha-lb1"]
 SECRETS = Path(os.environ.get("PREAU_ENT_SECRETS") or Path.home() / ".cache/preau/ent")
@@ -203,6 +204,56 @@ def test_pupils_log_in_and_post_through_the_shared_address(base, pupils):
     assert sessions == len(pupils) and kept == posted
 
 
+def test_both_load_balancers_serve_the_same_certificate():
+    """A failover must not change the certificate pupils' browsers were shown."""
+    served = {lb: ssl.get_server_certificate((address(lb), 443), timeout=10) for lb in LBS}
+    assert len(set(served.values())) == 1, "each load balancer serves its own certificate"
+
+
+def enabled_on(lb: str) -> list[str]:
+    """The portal's slots this HAProxy sends traffic to (not in maintenance)."""
+    stat = on(lb, "echo 'show stat' | socat stdio /run/haproxy/admin.sock").splitlines()
+    header = stat[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","), strict=False)) for line in stat[1:]]
+    return [
+        r["svname"]
+        for r in rows
+        if r.get("pxname") == "portal"
+        and r.get("svname") not in ("FRONTEND", "BACKEND")
+        and not r.get("status", "").startswith("MAINT")
+    ]
+
+
+def scale(instances: int, log: Path) -> subprocess.CompletedProcess[str]:
+    preau = Path(sys.executable).with_name("preau")
+    argv = [str(preau), "ent", "scale", "-n", str(instances), "--stack", "ha", "--log", str(log)]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
+def test_a_scale_reaches_both_load_balancers_and_one_restarted_is_brought_in_line(vip, tmp_path):
+    """`preau ent scale` changes both HAProxy runtimes; the standby, killed and restarted, comes
+    back from its last reload's state file (out of line) and the next scale puts it back in line
+    before planning. Ends at the role's own count (the idempotence step after the drills)."""
+    journal = tmp_path / "decisions.jsonl"
+    scale(3, journal)
+    (active,) = holders(vip)
+    (standby,) = [lb for lb in LBS if lb != active]
+    assert len(enabled_on(active)) == 3 and enabled_on(standby) == enabled_on(active)
+    kill_unit(standby, "haproxy.service")
+    start_unit(standby, "haproxy.service")
+    assert len(enabled_on(standby)) == 4, "the restarted HAProxy is not out of line: no proof"
+    scale(3, journal)
+    fixed = [json.loads(x) for x in journal.read_text().splitlines()]
+    fixed = [x for x in fixed if x["event"] == "reconcile"]
+    assert [x["balancer"] for x in fixed] == [f"tcp:{address(standby)}:9999"], fixed
+    assert enabled_on(standby) == enabled_on(active)
+    assert holders(vip) == [active]  # the standby's restart did not move the address
+    scale(4, journal)
+    assert len(enabled_on(active)) == 4 and enabled_on(standby) == enabled_on(active)
+
+
 def test_losing_the_active_load_balancer_moves_the_address(vip, base, pupils):
     (active,) = holders(vip)
     drill("active HAProxy", base, pupils, lambda: kill_unit(active, "haproxy.service"))
@@ -283,3 +334,11 @@ def test_status_names_the_leaders_the_drills_left(vip):
     assert found["Redis"]["leader"] == redis_master()
     (replica,) = found["Redis"]["followers"]
     assert "link ok" in replica["state"] and replica["lag"].endswith(" B")
+
+
+def test_the_drills_timelines_are_plotted():
+    """What each kill looked like to the pupils, beside the drills' results (failover.png)."""
+    runs = json.loads(RESULTS.read_text())
+    plot = report.failover_plot(runs, RESULTS.with_suffix(".png"))
+    assert plot.stat().st_size > 10_000
+    assert {r["fault"] for r in runs} >= {"active HAProxy", "PostgreSQL primary", "Redis master"}
