@@ -85,6 +85,7 @@ def test_a_drills_timeline_is_plotted_with_its_kill(tmp_path: Path) -> None:
     buckets = failover.timeline(samples, t0)
     assert buckets[0]["t"] == -3.0 and sum(b["failed"] for b in buckets) == 1
     assert sum(b["slow"] for b in buckets) == 1
+    assert max(b["latency_max"] for b in buckets) == 2.0  # the stalled answer's bucket
     run = {"fault": "active HAProxy", "recovery_s": 3.05, "failed": 1, "sent": 26,
            "timeline": buckets}  # fmt: skip
     plot = report.failover_plot([run, {**run, "fault": "Redis master"}], tmp_path / "f.png")

@@ -214,24 +214,24 @@ def timeline(
     samples: list[Sample], killed_at: float, bucket_s: float = TIMELINE_BUCKET_S
 ) -> list[dict[str, float]]:
     """Requests answered per bucket (by the time they ended), relative to the kill: `t` is the
-    bucket's start in seconds (negative before the kill), then ok, failed and slow counts."""
+    bucket's start in seconds (negative before the kill), then ok, failed and slow counts and
+    the slowest answer's latency in seconds (`latency_max`, 0 for a bucket with none)."""
     if not samples:
         return []
     first = min(s.ended for s in samples) - killed_at
     last = max(s.ended for s in samples) - killed_at
     start = bucket_s * (first // bucket_s)
     buckets = [
-        {"t": round(start + i * bucket_s, 3), "ok": 0, "failed": 0, "slow": 0}
+        {"t": round(start + i * bucket_s, 3), "ok": 0, "failed": 0, "slow": 0, "latency_max": 0.0}
         for i in range(int((last - start) // bucket_s) + 1)
     ]
     for s in samples:
         row = buckets[int((s.ended - killed_at - start) // bucket_s)]
         if not s.ok:
             row["failed"] += 1
-        elif s.elapsed > SLOW_S:
-            row["slow"] += 1
-        else:
-            row["ok"] += 1
+            continue
+        row["slow" if s.elapsed > SLOW_S else "ok"] += 1
+        row["latency_max"] = max(row["latency_max"], round(s.elapsed, 3))
     return buckets
 
 

@@ -193,9 +193,7 @@ class Runtime:
                 continue  # the format's version line, the header
             row = dict(zip(header, fields, strict=False))
             bits = int(row["srv_admin_state"])
-            state: State = (
-                "maint" if bits & _FMAINT else "drain" if bits & _FDRAIN else "ready"
-            )
+            state: State = "maint" if bits & _FMAINT else "drain" if bits & _FDRAIN else "ready"
             port = row.get("srv_port", "0")
             slots[row["srv_name"]] = Admin(
                 row["srv_name"], row["srv_addr"], int(port) if port.isdigit() else 0, state

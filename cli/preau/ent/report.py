@@ -145,7 +145,8 @@ def _plots(directory: Path, segments: list[Segment]) -> list[Path]:
 
 def failover_plot(runs: list[dict[str, Any]], path: Path) -> Path:
     """One panel per kill (the first run of each fault): requests answered, failed and slow
-    per bucket, the kill at t = 0 and the recovery window shaded."""
+    per bucket and the slowest answer's latency, the kill at t = 0 and the recovery window
+    shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -162,7 +163,14 @@ def failover_plot(runs: list[dict[str, Any]], path: Path) -> Path:
         t = [b["t"] for b in run["timeline"]]
         for key, colour in (("ok", "tab:green"), ("slow", "tab:orange"), ("failed", "tab:red")):
             ax.step(t, [b[key] for b in run["timeline"]], where="post", label=key, color=colour)
+        latency = ax.twinx()  # the slowest answer per bucket: a stall shows before a failure
+        latency.step(t, [b.get("latency_max", 0) for b in run["timeline"]], where="post",
+                     color="tab:blue", linewidth=0.8, label="slowest answer (s)")  # fmt: skip
+        latency.set_ylabel("latency (s)", fontsize=8)
+        latency.legend(loc="upper left", fontsize=8)
         ax.axvline(0, color="black", linestyle="--", linewidth=1)
+        ax.annotate("kill", (0, 1), xycoords=("data", "axes fraction"), xytext=(3, -10),
+                    textcoords="offset points", fontsize=8)  # fmt: skip
         ax.axvspan(0, run["recovery_s"], color="tab:red", alpha=0.12)
         ax.set_title(
             f"{fault}: killed at 0 s, serving again after {run['recovery_s']:.2f} s, "
