@@ -259,6 +259,9 @@ def test_losing_the_active_load_balancer_moves_the_address(vip, base, pupils):
     drill("active HAProxy", base, pupils, lambda: kill_unit(active, "haproxy.service"))
     (standby,) = [lb for lb in LBS if lb != active]
     assert holders(vip) == [standby]
+    # the watcher, not systemd's stop sequence (late on cgroup v1), told keepalived
+    seen = on(active, "journalctl -u preau-haproxy-watch -n 5 --no-pager -o cat", check=False)
+    assert "exited; /run/haproxy-down set to 1" in seen, seen
     start_unit(active, "haproxy.service")
     # it comes back as the standby: the address stays where it is (nopreempt)
     poll(
