@@ -53,7 +53,6 @@ class FakeRuntime:
     def __init__(self, srv: list[Server]):
         self.srv = {s.name: s for s in srv}
         self.commands: list[str] = []
-        self.say = None  # the scaler hands it its journal
 
     def reconcile(self, backend: str, dry_run: bool = False) -> list[object]:
         return []  # one load balancer: always in line with itself

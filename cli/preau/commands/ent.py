@@ -139,6 +139,7 @@ def scale(
 
     t = target.resolve(runtime, hosts, stack)
     journal = Journal(log)
+    t.runtime.say = journal.say  # a load balancer that missed a change, in the same journal
     sc = scaler.Scaler(t.runtime, t.hosts, FixedUplink(), backend, say=journal.say)
     for fix in sc.reconcile(dry_run):  # a load balancer that missed changes, first
         verb = "would bring" if dry_run else "brought"
@@ -220,6 +221,7 @@ def autoscale(
     ).check()
     t = target.resolve(runtime, hosts, stack)
     journal = Journal(log)
+    t.runtime.say = journal.say  # a load balancer that missed a change, in the same journal
     sc = scaler.Scaler(t.runtime, t.hosts, link, backend, say=journal.say)
     loop = Loop(sc, policy, journal, dry_run=dry_run, manage_uplink=uplink)
     try:
@@ -294,6 +296,7 @@ def load(
         uplink_max_mbps=uplink_max or max(base * 4, 1),
     ).check()
     journal = Journal(log, quiet=False)
+    t.runtime.say = journal.say  # a load balancer that missed a change, in the same journal
     sc = scaler.Scaler(t.runtime, t.hosts, link, backend, say=journal.say)
     if start_instances is not None:
         sc.apply(scaler.plan(sc.servers(), start_instances))

@@ -102,10 +102,6 @@ class Scaler:
     say: Say = _quiet
     _undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        # a load balancer that missed a change or did not answer goes in the same journal
-        self.runtime.say = self.say
-
     def servers(self) -> list[Server]:
         return self.runtime.servers(self.backend)
 
@@ -133,7 +129,8 @@ class Scaler:
     def apply(self, p: ScalePlan) -> None:
         self._undo = []
         self.preflight(p)
-        self.reconcile()
+        if p.add or p.remove:  # an uplink-only change does not touch the load balancers
+            self.reconcile()
         try:
             if (
                 p.uplink_to is not None
