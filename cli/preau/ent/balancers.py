@@ -20,10 +20,16 @@ from preau.ent.haproxy import Admin, Runtime, Server, State, Totals
 from preau.errors import ServiceError
 
 Say = Callable[[str, dict[str, object]], None]
+# the counters a slot and a backend share, summed over the load balancers
+COUNTERS = ("scur", "qcur", "stot", "req_tot", "bout", "hrsp_5xx")
 
 
-def _quiet(_event: str, _data: dict[str, object]) -> None:
+def quiet(_event: str, _data: dict[str, object]) -> None:
     return None
+
+
+def _summed[Counted: (Server, Totals)](first: Counted, others: Sequence[Counted]) -> Counted:
+    return replace(first, **{k: sum(getattr(x, k) for x in (first, *others)) for k in COUNTERS})
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class Fix:
 class Balancers:
     """The runtime APIs of the load balancers (one or more), as one."""
 
-    def __init__(self, runtimes: Sequence[Runtime], say: Say = _quiet):
+    def __init__(self, runtimes: Sequence[Runtime], say: Say = quiet):
         if not runtimes:
             raise ValueError("no load balancer")
         self.runtimes = list(runtimes)
@@ -71,32 +77,14 @@ class Balancers:
         """The reference's slots, each with its counters summed over every load balancer."""
         answering = self._answering()
         rows = [rt.servers(backend) for rt, _ in answering]
-        summed = []
-        for i, server in enumerate(rows[0]):
-            peers = [r[i] for r in rows[1:] if i < len(r) and r[i].name == server.name]
-            summed.append(
-                replace(
-                    server,
-                    scur=server.scur + sum(p.scur for p in peers),
-                    qcur=server.qcur + sum(p.qcur for p in peers),
-                    stot=server.stot + sum(p.stot for p in peers),
-                    req_tot=server.req_tot + sum(p.req_tot for p in peers),
-                    bout=server.bout + sum(p.bout for p in peers),
-                    hrsp_5xx=server.hrsp_5xx + sum(p.hrsp_5xx for p in peers),
-                )
-            )
-        return summed
+        return [
+            _summed(server, [r[i] for r in rows[1:] if i < len(r) and r[i].name == server.name])
+            for i, server in enumerate(rows[0])
+        ]
 
     def totals(self, backend: str) -> Totals:
-        each = [rt.totals(backend) for rt, _ in self._answering()]
-        return Totals(
-            stot=sum(t.stot for t in each),
-            req_tot=sum(t.req_tot for t in each),
-            bout=sum(t.bout for t in each),
-            hrsp_5xx=sum(t.hrsp_5xx for t in each),
-            scur=sum(t.scur for t in each),
-            qcur=sum(t.qcur for t in each),
-        )
+        first, *others = [rt.totals(backend) for rt, _ in self._answering()]
+        return _summed(first, others)
 
     def _everywhere(self, what: str, change: Callable[[Runtime], None]) -> None:
         """`change` on every load balancer that answers; ServiceError only when none took it

@@ -16,16 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from preau.ent import hosts as hostops
-from preau.ent.balancers import Balancers, Fix
+from preau.ent.balancers import Balancers, Fix, Say
+from preau.ent.balancers import quiet as _quiet
 from preau.ent.haproxy import Server
 from preau.ent.uplink import Uplink
 from preau.errors import BadInput, PreauError, ServiceError
-
-Say = Callable[[str, dict[str, object]], None]
-
-
-def _quiet(_event: str, _data: dict[str, object]) -> None:
-    return None
 
 
 @dataclass(frozen=True)

@@ -210,18 +210,21 @@ def test_both_load_balancers_serve_the_same_certificate():
     assert len(set(served.values())) == 1, "each load balancer serves its own certificate"
 
 
-def enabled_on(lb: str) -> list[str]:
-    """The portal's slots this HAProxy sends traffic to (not in maintenance)."""
+def portal_slots(lb: str) -> list[dict[str, str]]:
+    """The portal backend's server rows of this HAProxy's `show stat`."""
     stat = on(lb, "echo 'show stat' | socat stdio /run/haproxy/admin.sock").splitlines()
     header = stat[0].lstrip("# ").split(",")
     rows = [dict(zip(header, line.split(","), strict=False)) for line in stat[1:]]
     return [
-        r["svname"]
+        r
         for r in rows
-        if r.get("pxname") == "portal"
-        and r.get("svname") not in ("FRONTEND", "BACKEND")
-        and not r.get("status", "").startswith("MAINT")
+        if r.get("pxname") == "portal" and r.get("svname") not in ("FRONTEND", "BACKEND")
     ]
+
+
+def enabled_on(lb: str) -> list[str]:
+    """The portal's slots this HAProxy sends traffic to (not in maintenance)."""
+    return [r["svname"] for r in portal_slots(lb) if not r.get("status", "").startswith("MAINT")]
 
 
 def scale(instances: int, log: Path) -> subprocess.CompletedProcess[str]:
@@ -307,13 +310,8 @@ def test_losing_an_app_host_keeps_serving(base, pupils, vip):
     (active,) = holders(vip)
 
     def instances_up() -> bool:
-        stat = on(active, "echo 'show stat' | socat stdio /run/haproxy/admin.sock").splitlines()
-        header = stat[0].lstrip("# ").split(",")
-        rows = [dict(zip(header, line.split(","), strict=False)) for line in stat[1:]]
         mine = [
-            r
-            for r in rows
-            if r.get("pxname") == "portal" and r.get("addr", "").startswith(victim_address + ":")
+            r for r in portal_slots(active) if r.get("addr", "").startswith(f"{victim_address}:")
         ]
         return bool(mine) and all(r["status"] == "UP" for r in mine)
 
