@@ -162,3 +162,12 @@ def test_status_without_a_monitoring_host_asks_for_prometheus(preau, inventory_c
     assert r.exit_code == 2 and "no monitoring host" in r.output
     r = preau("college", "status", "0000000A", "--source", "files", "--path", str(inventory_copy))
     assert r.exit_code == 2 and "no collège" in r.output
+
+
+def test_a_plot_that_is_not_a_png_is_refused_before_prometheus_is_asked(preau, inventory_copy):
+    url = f"http://127.0.0.1:{_closed_port()}"  # asked, it would fail with exit 1
+    svg = inventory_copy / "u.svg"
+    r = preau("college", "status", "0929001J", "--plot", str(svg), "--source", "files",
+              "--path", str(inventory_copy), "--prometheus-url", url)  # fmt: skip
+    assert r.exit_code == 2 and "--plot" in r.output and ".png" in r.output, r.output
+    assert not svg.exists()

@@ -130,11 +130,23 @@ def status(
             help="Prometheus' address (default: the monitoring host of the SoT, :9090).",
         ),
     ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Also draw the uplink's utilisation over the last --hours into this PNG.",
+        ),
+    ] = None,
+    hours: Annotated[
+        float, typer.Option("--hours", min=0.1, max=168, help="Window of --plot, in hours.")
+    ] = 6.0,
     json: Json = False,
 ) -> None:
     """The collège at a glance, from Prometheus: hosts up, uplink load, firing alerts."""
+    import time
+
     from preau.commands import monitoring
-    from preau.output import print_json
+    from preau.output import console, print_json
     from preau.sot import open_source
     from preau.sot.validate import check
 
@@ -142,11 +154,24 @@ def status(
     c = dep.college(college)
     if c is None:
         raise BadInput(f"no collège {college!r} (try `preau college list`)")
+    if plot is not None and plot.suffix != ".png":
+        raise BadInput(f"--plot {plot}: the picture is a PNG (end the name in .png)")
     (state,) = monitoring.states(dep, prometheus_url, [c])
+    picture: dict[str, object] = {}
+    if plot is not None:
+        from preau.monitoring import plot as drawing
+        from preau.monitoring import status as st
+
+        history = st.uplink_history(
+            monitoring.prometheus(dep, prometheus_url), c, hours, time.time()
+        )
+        picture = {"plot": str(drawing.uplink(history, c.name, plot)), "history": history.summary()}
     if json:
-        print_json(state.as_dict())
+        print_json({**state.as_dict(), **picture})
         return
     monitoring.print_college(state)
+    if picture:
+        console.print(f"wrote {picture['plot']}")
 
 
 @app.command()

@@ -253,6 +253,14 @@ def load(
     ] = None,
     uplink: UplinkOpt = False,
     uplink_max: Annotated[int | None, typer.Option("--uplink-max", help="Mbit/s ceiling.")] = None,
+    kill: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kill",
+            help="SECONDS:PART, repeatable: SIGKILL the leader of PART (load, database, "
+            "sessions, app) that second into the run; marked on the report's plots.",
+        ),
+    ] = None,
     site: SiteOpt = None,
     uplink_target: UplinkTarget = "auto",
     runtime: RuntimeOpt = None,
@@ -267,10 +275,12 @@ def load(
 
     With --uplink the controller also follows the load on the data centre's uplink (base rate
     sized for the profile's peak, doubled per doubling of the load), as `preau net bandwidth`.
+    With --kill it is a game day: the part's leader crashes on that second (systemd restarts
+    it, its pair takes over meanwhile), and the report shows what the pupils saw.
     """
     import threading
 
-    from preau.ent import controller, scaler, target
+    from preau.ent import controller, faults, scaler, target
     from preau.ent import load as harness
     from preau.ent import report as reporting
     from preau.ent.autoscale import Loop
@@ -281,6 +291,7 @@ def load(
     if profile not in PROFILES:
         raise BadInput(f"--profile {profile}: unknown (known: {', '.join(PROFILES)})")
     prof, traffic = PROFILES[profile], Traffic()
+    kills = [faults.Kill.parse(spec, prof.duration_s) for spec in kill or []]
     t = target.resolve(runtime, hosts, stack)
     page = harness.check_url(url or f"https://{t.lb_addr}/")
     harness.check_profile(prof, traffic)
@@ -303,6 +314,7 @@ def load(
 
     stop = threading.Event()
     loop = Loop(sc, policy, journal, manage_uplink=uplink, sleep=stop.wait)
+    game_day = faults.Schedule(kills, t.hosts, t.runtime, backend, say=journal.say)
 
     def sample() -> tuple[int | None, int | None, int | None]:
         servers = t.runtime.servers(backend)
@@ -331,17 +343,23 @@ def load(
                 f"p99 {s.p99_ms:6.0f} ms errors {s.errors} instances {s.instances_up}",
                 highlight=False,
             ),
+            on_start=game_day.start,
         )
     finally:
         stop.set()
+        killed = game_day.stop()
         if worker:
             worker.join(timeout=30)
+    for k in killed:
+        colour = "red" if k.error else "yellow"
+        console.print(f"  [{colour}]t={k.t:5.1f}s {k.label}[/] {k.error or ', '.join(k.units)}")
     files = reporting.write(
         report,
         prof,
         traffic,
         segments,
         {"autoscale": autoscale, "target_rps_per_instance": target_rps},
+        killed,
     )
     errors = sum(s.errors for s in segments)
     colour = "green" if errors == 0 else "red"

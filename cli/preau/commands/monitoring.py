@@ -82,13 +82,19 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{value:.0%}"
 
 
-def states(dep: Departement, url: str | None, colleges: list[College]) -> list[st.CollegeState]:
+def prometheus(dep: Departement, url: str | None) -> st.Prometheus:
     from preau.monitoring import status as st
 
     url = url or st.default_url(dep)
     if url is None:
         raise BadInput("no monitoring host in the source of truth: give --prometheus-url")
-    return st.collect(dep, st.Prometheus(url), colleges)
+    return st.Prometheus(url)
+
+
+def states(dep: Departement, url: str | None, colleges: list[College]) -> list[st.CollegeState]:
+    from preau.monitoring import status as st
+
+    return st.collect(dep, prometheus(dep, url), colleges)
 
 
 @app.command()

@@ -130,12 +130,16 @@ def run(
     sample: Sampler | None = None,
     segment_s: float = 2.0,
     on_segment: Callable[[Segment], None] | None = None,
+    on_start: Callable[[float], None] | None = None,
 ) -> list[Segment]:
-    """Play the profile; return one Segment per wrk run."""
+    """Play the profile; return one Segment per wrk run. `on_start` gets the monotonic time
+    the segments' t count from (what else runs beside the load keeps the same clock)."""
     check_url(url)
     check_profile(profile, traffic)
     segments: list[Segment] = []
     start = time.monotonic()
+    if on_start:
+        on_start(start)
     latency = 10.0
     for index, (mult, seconds) in enumerate(profile.steps):
         rps = traffic.peak_rps * mult

@@ -49,15 +49,20 @@ def _try(hosts: Hosts, addr: str, argv: list[str]) -> str | None:
         return None
 
 
-def load_balancers(hosts: Hosts, addrs: Iterable[str]) -> Part | None:
-    """The host holding the shared address; the others are standbys (None: no pair here)."""
-    addrs = list(addrs)
-    vip = None
+def shared_address(hosts: Hosts, addrs: Iterable[str]) -> str | None:
+    """The load balancers' shared (VRRP) address, from keepalived's configuration: where
+    pupils connect (None: no pair here)."""
     for addr in addrs:
         conf = _try(hosts, addr, ["cat", KEEPALIVED_CONF])
         if conf and (found := re.search(r"virtual_ipaddress \{\s*([\d.]+)/", conf)):
-            vip = found.group(1)
-            break
+            return found.group(1)
+    return None
+
+
+def load_balancers(hosts: Hosts, addrs: Iterable[str]) -> Part | None:
+    """The host holding the shared address; the others are standbys (None: no pair here)."""
+    addrs = list(addrs)
+    vip = shared_address(hosts, addrs)
     if vip is None:
         return None
     part = Part(f"load balancers ({vip})", None)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from preau.ent.faults import Killed
 from preau.ent.load import Segment, to_json
 from preau.ent.traffic import (
     VISITS_PER_DAY_LOCKDOWN,
@@ -51,7 +53,9 @@ def write(
     traffic: Traffic,
     segments: list[Segment],
     extra: dict[str, Any] | None = None,
+    kills: Sequence[Killed] = (),
 ) -> list[Path]:
+    """report.json, report.md and the plots; each kill is listed and marked on every plot."""
     directory.mkdir(parents=True, exist_ok=True)
     rows = to_json(segments)
     total = sum(s.requests for s in segments)
@@ -70,12 +74,17 @@ def write(
     data = directory / "report.json"
     data.write_text(
         json.dumps(
-            {"summary": summary, "assumptions": assumptions(traffic), "segments": rows},
+            {
+                "summary": summary,
+                "assumptions": assumptions(traffic),
+                "kills": [k.as_dict() for k in kills],
+                "segments": rows,
+            },
             indent=2,
             ensure_ascii=False,
         )
     )
-    files = [data, *_plots(directory, segments)]
+    files = [data, *_plots(directory, segments, kills)]
     md = directory / "report.md"
     lines = [
         f"# ENT load report: profile `{profile.name}`",
@@ -92,6 +101,7 @@ def write(
         f"worst p99 {summary['max_p99_ms']:.0f} ms, up to {summary['max_instances']} instances.",
         *[f"- {k}: {v}" for k, v in (extra or {}).items()],
         "",
+        *_kill_lines(segments, kills),
         "| t (s) | x peak | target req/s | req/s | p50 ms | p99 ms | errors | instances |",
         "|---|---|---|---|---|---|---|---|",
         *[
@@ -107,7 +117,35 @@ def write(
     return [md, *files]
 
 
-def _plots(directory: Path, segments: list[Segment]) -> list[Path]:
+def _kill_lines(segments: list[Segment], kills: Sequence[Killed]) -> list[str]:
+    """The kills, each with what the pupils saw in the segments from it to 10 s after."""
+    if not kills:
+        return []
+    lines = [
+        "## Kills",
+        "",
+        "| t (s) | part | host | units | failed in the next 10 s | worst p99 ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k in kills:
+        # a segment's t is its end: those ending after the kill, up to 10 s later
+        after = [s for s in segments if k.t < s.t <= k.t + 10]
+        worst = max((s.p99_ms for s in after), default=0)
+        lines.append(
+            f"| {k.t:.1f} | {k.part} | {k.host or 'not done: ' + (k.error or '')} | "
+            f"{', '.join(k.units)} | {sum(s.errors for s in after)} | {worst:.0f} |"
+        )
+    return [*lines, ""]
+
+
+def _mark(ax: Any, kills: Sequence[Killed]) -> None:
+    for k in kills:
+        ax.axvline(k.t, color="black", linestyle="--", linewidth=1)
+        ax.annotate(k.label, (k.t, 1), xycoords=("data", "axes fraction"), xytext=(3, -10),
+                    textcoords="offset points", fontsize=7)  # fmt: skip
+
+
+def _plots(directory: Path, segments: list[Segment], kills: Sequence[Killed] = ()) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,16 +157,20 @@ def _plots(directory: Path, segments: list[Segment]) -> list[Path]:
     for ax_all, (name, label, keys) in zip(axes, PLOTS, strict=True):
         fig, ax = plt.subplots(figsize=(9, 3))
         for target in (ax, ax_all):
+            drawn = False
             for key in keys:
                 ys = [getattr(s, key) for s in segments]
                 if all(y is None for y in ys):
                     continue
+                drawn = True
                 target.step(
                     t, [y if y is not None else float("nan") for y in ys], where="post", label=key
                 )
+            _mark(target, kills)
             target.set_ylabel(label)
             target.grid(alpha=0.3)
-            target.legend(loc="upper left", fontsize=8)
+            if drawn:  # a measure the run did not sample (no autoscaler, no uplink) has no line
+                target.legend(loc="upper left", fontsize=8)
         ax.set_xlabel("seconds")
         fig.tight_layout()
         path = directory / f"{name}.png"
@@ -168,9 +210,7 @@ def failover_plot(runs: list[dict[str, Any]], path: Path) -> Path:
                      color="tab:blue", linewidth=0.8, label="slowest answer (s)")  # fmt: skip
         latency.set_ylabel("latency (s)", fontsize=8)
         latency.legend(loc="upper left", fontsize=8)
-        ax.axvline(0, color="black", linestyle="--", linewidth=1)
-        ax.annotate("kill", (0, 1), xycoords=("data", "axes fraction"), xytext=(3, -10),
-                    textcoords="offset points", fontsize=8)  # fmt: skip
+        _mark(ax, [Killed(0.0, fault, None, ())])
         ax.axvspan(0, run["recovery_s"], color="tab:red", alpha=0.12)
         ax.set_title(
             f"{fault}: killed at 0 s, serving again after {run['recovery_s']:.2f} s, "

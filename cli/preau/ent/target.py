@@ -16,6 +16,7 @@ from pathlib import Path
 from preau.ent.balancers import Balancers
 from preau.ent.haproxy import Runtime
 from preau.ent.hosts import Hosts, PodmanHosts, SshHosts
+from preau.ent.parts import shared_address
 from preau.errors import BadInput
 
 LAB_LB = "preau-ent-lb1"
@@ -28,7 +29,7 @@ RUNTIME_PORT = 9999
 class Target:
     runtime: Balancers
     hosts: Hosts
-    lb_addr: str
+    lb_addr: str  # where pupils connect: a pair's shared address, else its one load balancer
     lab: bool
 
 
@@ -75,7 +76,11 @@ def resolve(runtime: str | None, hosts: str = "auto", stack: str = "default") ->
     # the pair's other load balancers, lb2 ... as long as they run
     while other := lab_address(f"{prefix}lb{len(runtimes) + 1}"):
         runtimes.append(Runtime(f"tcp:{other}:{RUNTIME_PORT}"))
-    return Target(Balancers(runtimes), PodmanHosts.discover(prefix), addr, True)
+    found = PodmanHosts.discover(prefix)
+    # a pair is reached where pupils reach it, on its shared address, not on one member's own
+    balancers = [h for h, name in sorted(found.containers.items()) if "-lb" in name]
+    portal = (shared_address(found, balancers) if len(runtimes) > 1 else None) or addr
+    return Target(Balancers(runtimes), found, portal, True)
 
 
 def secret(name: str) -> str:

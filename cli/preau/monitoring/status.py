@@ -18,6 +18,9 @@ from preau.monitoring import targets
 
 PROMETHEUS_PORT = 9090
 UTILISATION = "preau:uplink_utilisation:ratio"
+SATURATED_ALERT = "CollegeUplinkSaturated"  # roles/monitoring: UTILISATION above its threshold
+# a picture of a few hours needs no more points than a screen has pixels
+HISTORY_POINTS = 300
 MEMORY = "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes"
 # the fullest real filesystem of each host
 DISK = (
@@ -43,11 +46,9 @@ class Prometheus:
         self.url = url.rstrip("/")
         self.timeout = timeout
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
+    def _get(self, path: str, what: str, **params: str | float) -> Any:
         try:
-            r = requests.get(
-                f"{self.url}/api/v1/query", params={"query": expr}, timeout=self.timeout
-            )
+            r = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=self.timeout)
         except requests.RequestException as exc:
             raise PrometheusUnavailable(
                 f"Prometheus at {self.url} does not answer ({exc.__class__.__name__}): "
@@ -59,10 +60,28 @@ class Prometheus:
             body = {}
         if r.status_code != 200 or body.get("status") != "success":
             raise PrometheusUnavailable(
-                f"Prometheus at {self.url} refused {expr!r}: {body.get('error', r.status_code)}"
+                f"Prometheus at {self.url} refused {what}: {body.get('error', r.status_code)}"
             )
-        result: list[dict[str, Any]] = body["data"]["result"]
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._get("query", repr(expr), query=expr)["result"]
         return result
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        """Each series' [unix time, value] points from start to end."""
+        data = self._get("query_range", repr(expr), query=expr, start=start, end=end, step=step)
+        result: list[dict[str, Any]] = data["result"]
+        return result
+
+    def alert_rule(self, name: str) -> dict[str, Any] | None:
+        """An alerting rule as Prometheus runs it (its expression, its `for`), or None."""
+        for group in self._get("rules", "the rules", type="alert")["groups"]:
+            for rule in group["rules"]:
+                if rule.get("name") == name:
+                    found: dict[str, Any] = rule
+                    return found
+        return None
 
 
 @dataclass
@@ -140,3 +159,70 @@ def collect(dep: Departement, prom: Prometheus, colleges: list[College]) -> list
         ]
         out.append(state)
     return out
+
+
+@dataclass
+class UplinkHistory:
+    """A collège's uplink over the last hours: what `preau college status --plot` draws."""
+
+    uai: str
+    commit_rate_mbps: int | None
+    hours: float
+    threshold: float | None  # the saturation alert's, read from the rule Prometheus runs
+    series: dict[str, list[tuple[float, float]]]  # direction -> (unix time, share of commit)
+    firing: list[tuple[float, float]]  # (from, to) while the saturation alert fired
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "hours": self.hours,
+            "threshold": self.threshold,
+            "peak": {d: max((v for _, v in pts), default=None) for d, pts in self.series.items()},
+            "points": {d: len(pts) for d, pts in self.series.items()},
+            "firing": [list(span) for span in self.firing],
+        }
+
+
+def _threshold(rule: dict[str, Any] | None) -> float | None:
+    if rule is None:
+        return None
+    _, sep, value = str(rule.get("query", "")).partition(f"{UTILISATION} >")
+    try:
+        return float(value) if sep else None
+    except ValueError:
+        return None
+
+
+def _spans(points: list[tuple[float, float]], step: float) -> list[tuple[float, float]]:
+    """Consecutive points (no gap above one step) as (first, last + step) spans."""
+    spans: list[tuple[float, float]] = []
+    for t, _ in points:
+        if spans and t - spans[-1][1] <= step * 1.5:
+            spans[-1] = (spans[-1][0], t + step)
+        else:
+            spans.append((t, t + step))
+    return spans
+
+
+def uplink_history(prom: Prometheus, college: College, hours: float, now: float) -> UplinkHistory:
+    """The uplink's utilisation per direction and the saturation alert's firing spans."""
+    step = max(hours * 3600 / HISTORY_POINTS, 15.0)
+    start = now - hours * 3600
+    uai = college.uai
+    series: dict[str, list[tuple[float, float]]] = {}
+    for s in prom.query_range(f'{UTILISATION}{{uai="{uai}"}}', start, now, step):
+        direction = s["metric"].get("direction", "?")
+        series[direction] = [(float(t), float(v)) for t, v in s["values"]]
+    firing_expr = f'ALERTS{{alertname="{SATURATED_ALERT}",alertstate="firing",uai="{uai}"}}'
+    firing = sorted(
+        (float(t), 1.0)
+        for s in prom.query_range(firing_expr, start, now, step)
+        for t, _ in s["values"]
+    )
+    return UplinkHistory(
+        uai=uai,
+        commit_rate_mbps=college.circuit.commit_rate_mbps if college.circuit else None,
+        hours=hours,
+        threshold=_threshold(prom.alert_rule(SATURATED_ALERT)),
+        series=series,
+        firing=_spans(firing, step),
+    )

@@ -318,6 +318,40 @@ def test_losing_an_app_host_keeps_serving(base, pupils, vip):
     poll("the app host's instances back in the load balancer", instances_up, timeout=90)
 
 
+def haproxy_restarts(lb: str) -> int:
+    return int(on(lb, "systemctl show haproxy.service -p NRestarts --value").strip())
+
+
+def test_a_game_day_kill_is_made_by_preau_and_marked_in_the_load_report(vip, tmp_path):
+    """`preau ent load --kill 2:load` finds the active load balancer itself, crashes its HAProxy
+    mid-run (systemd restarts it: NRestarts proves the kill was real), and the report lists the
+    kill with the host it hit."""
+    (active,) = holders(vip)
+    before = haproxy_restarts(active)
+    preau = Path(sys.executable).with_name("preau")
+    run = subprocess.run(
+        [str(preau), "ent", "load", "--profile", "smoke", "--stack", "ha", "--no-autoscale",
+         "--kill", "2:load", "--report", str(tmp_path), "--log", str(tmp_path / "j.jsonl")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = json.loads((tmp_path / "report.json").read_text())
+    (kill,) = data["kills"]
+    assert kill["host"] == address(active) and kill["error"] is None, kill
+    assert kill["units"] == ["haproxy.service"] and 2 <= kill["t"] < 6
+    poll(
+        "HAProxy restarted by systemd on the load balancer preau killed",
+        lambda: (
+            haproxy_restarts(active) == before + 1
+            and on(active, "systemctl is-active haproxy", check=False).strip() == "active"
+        ),
+    )
+    assert f"| load | {address(active)} | haproxy.service |" in (tmp_path / "report.md").read_text()
+    assert "kill" in (tmp_path / "j.jsonl").read_text()
+    print(json.dumps({"game day": kill, "summary": data["summary"]}))
+    poll("one load balancer holding the address again", lambda: len(holders(vip)) == 1)
+
+
 def test_status_names_the_leaders_the_drills_left(vip):
     """`preau ent status` agrees with the hosts themselves on who leads each part now."""
     preau = Path(sys.executable).with_name("preau")

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import testinfra
+import yaml
 
 testinfra_hosts = ["molecule-monitoring"]
 
@@ -215,6 +216,22 @@ def status(host: Any, *args: str) -> Any:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+def test_the_desk_draws_the_uplink_with_the_saturation_it_just_had(host: Any) -> None:
+    """`preau college status --plot`: the last hour of the uplink, read from Prometheus, shows
+    the previous test's load above the threshold the running rule uses, and the alert's span."""
+    picture = REPO / "build" / "monitoring" / "uplink-0929001J.png"
+    picture.unlink(missing_ok=True)
+    state = status(host, "college", "status", "0929001J", "--plot", str(picture), "--hours", "1")
+    assert state["plot"] == str(picture)
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 10_000
+    history = state["history"]
+    # the rule as Prometheus runs it, rendered from the role's default
+    defaults = yaml.safe_load((REPO / "roles/monitoring/defaults/main.yml").read_text())
+    assert history["threshold"] == float(defaults["monitoring_uplink_threshold"])
+    assert history["peak"]["out"] > history["threshold"], history  # the load, recorded
+    assert history["points"]["out"] >= 4 and history["firing"], history  # and its alert
 
 
 def test_the_status_commands_read_the_college_from_prometheus(host: Any) -> None:
