@@ -10,6 +10,8 @@ import json as jsonlib
 import sys
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -20,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from preau.engines import ansible as engine
+from preau.errors import BadInput, PreauError
 from preau.output import console, print_json
 from preau.rollout import PARALLEL, CollegeResult, check_hosts, colleges, findings, run_many
 
@@ -131,9 +134,15 @@ def rollout(
     source: str | None,
     path: object,
     json: bool,
+    accept: bool = False,
 ) -> None:
-    """Roll out collèges: the router (pyinfra), then the servers (Ansible), then a summary."""
+    """Roll out collèges: the router (pyinfra), then the servers (Ansible), then a summary;
+    with `accept`, each collège rolled out in the twin is then accepted (or refused)."""
     parallel = parallel or PARALLEL
+    if accept and dry_run:
+        raise BadInput("--accept checks what a rollout did: not with --dry-run")
+    if accept:
+        _refuse_ssh_acceptance(target, "--accept --target ssh")
     dep = _load(source, path)
     todo = colleges(dep, keys or [], every)  # type: ignore[arg-type]
     check_hosts(todo, limit)
@@ -166,7 +175,45 @@ def rollout(
             if r.action == "rollout" and not r.failed:
                 what = "rolled out" if r.changed else "nothing changed: already rolled out"
                 console.print(f"[green]{r.college}: {what}[/]")
-    raise typer.Exit(_exit_code(results))
+    refused = _accept_each(dep, todo, results, json) if accept else False
+    code = _exit_code(results)
+    raise typer.Exit(code or (EXIT_CHANGES if refused else 0))
+
+
+def _accept_each(dep: Any, todo: list[Any], results: list[CollegeResult], json: bool) -> bool:
+    """The acceptance stage: each collège the rollout left whole in the twin, one after the
+    other (the probes share the twin's switch); True when one is refused."""
+    refused = False
+    by_slug = {c.slug: c for c in todo}
+    for r in results:
+        if r.failed or r.where != "lab":
+            if not json and r.where == "production":
+                console.print(f"[yellow]{r.college}: acceptance runs on the twin only[/]")
+            continue
+        college = by_slug[r.college]
+
+        def say(message: str, slug: str = college.slug) -> None:
+            if json:
+                _emit({"type": "stage", "college": slug, "message": f"acceptance: {message}"})
+            else:
+                console.print(f"[dim]{slug}: acceptance: {escape(message)}[/]")
+
+        try:
+            report, files = _acceptance(dep, college, None, say)
+        except PreauError as exc:  # the rollout is done: say why it could not be accepted
+            refused = True
+            if json:
+                _emit({"type": "acceptance", "college": college.slug, "uai": college.uai,
+                       "passed": False, "verdict": f"not run: {exc}"})  # fmt: skip
+            else:
+                console.print(f"[red]{college.slug}: acceptance not run: {escape(str(exc))}[/]")
+            continue
+        refused = refused or not report.passed
+        if json:
+            _emit({"type": "acceptance", **report.as_dict(), "files": [str(f) for f in files]})
+        else:
+            _print_acceptance(college, report, files)
+    return refused
 
 
 def _exit_code(results: list[CollegeResult]) -> int:
@@ -231,23 +278,15 @@ def drift(key: str, diff: bool, target: str, source: str | None, path: object, j
     _report(_plan(key, target, source, path), json, diff, "drift")
 
 
-def accept(
-    key: str, out: object, target: str, source: str | None, path: object, json: bool
-) -> None:
-    """The acceptance checks of one collège, written as JSON and HTML; exit 3 when refused."""
-    from pathlib import Path
-
+def _acceptance(
+    dep: Any, college: Any, out: object, say: Callable[[str], None]
+) -> tuple[Any, tuple[Path, Path]]:
+    """Run the acceptance checks of one collège of the twin and write its report: the report
+    and its files (JSON, HTML with the topology); BadInput when the twin does not run it."""
     from preau.diagram import render_svg, site_dot
-    from preau.errors import BadInput
     from preau.lab import acceptance, topology, twin
     from preau.verify import acceptance as report_writer
 
-    dep: Any = _load(source, path)
-    (college,) = colleges(dep, [key], False)
-    if target == "ssh":
-        raise BadInput(
-            "--target ssh: the acceptance checks run from the twin's VLANs and PCs only for now"
-        )
     # the twin as its last `up` built it (how many PCs and printers)
     choice = twin.remembered() or {}
     counts = {k: int(choice[k]) for k in ("pcs", "printers") if k in choice}
@@ -255,26 +294,48 @@ def accept(
     running = twin.lab_containers()
     if not all(h.container in running for h in plan.hosts if h.site == college.slug):
         raise BadInput(f"{college.slug}: not running in the twin (`preau lab up --college ...`)")
+    report = acceptance.run(dep, college, plan, say)
+    folder = Path(str(out)) if out else engine.runs_dir(college.slug) / "acceptance"
+    return report, report_writer.write(report, folder, render_svg(site_dot(dep, college)))
+
+
+def _print_acceptance(college: Any, report: Any, files: tuple[Path, Path]) -> None:
+    table = Table(title=f"acceptance of {college.slug} ({college.uai})")
+    for column in ("check", "from", "result", "what to fix"):
+        table.add_column(column)
+    for c in report.checks:
+        result = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
+        table.add_row(escape(c.name), escape(c.where), result, escape(c.fix))
+    console.print(table)
+    colour = "green" if report.passed else "red"
+    console.print(f"[{colour}]{college.slug}: {report.verdict}[/] ({report.seconds:.0f} s)")
+    as_json, as_html = files
+    console.print(f"report: {as_html} and {as_json.name}")
+
+
+def _refuse_ssh_acceptance(target: str, option: str = "--target ssh") -> None:
+    if target == "ssh":
+        raise BadInput(
+            f"{option}: the acceptance checks run from the twin's VLANs and PCs only for now"
+        )
+
+
+def accept(
+    key: str, out: object, target: str, source: str | None, path: object, json: bool
+) -> None:
+    """The acceptance checks of one collège, written as JSON and HTML; exit 3 when refused."""
+    dep: Any = _load(source, path)
+    (college,) = colleges(dep, [key], False)
+    _refuse_ssh_acceptance(target)
 
     def say(message: str) -> None:
         if not json:
             console.print(f"[dim]{college.slug}: {escape(message)}[/]")
 
-    report = acceptance.run(dep, college, plan, say)
-    folder = Path(str(out)) if out else engine.runs_dir(college.slug) / "acceptance"
-    as_json, as_html = report_writer.write(report, folder, render_svg(site_dot(dep, college)))
+    report, files = _acceptance(dep, college, out, say)
     if json:
-        print_json({**report.as_dict(), "files": [str(as_json), str(as_html)]})
+        print_json({**report.as_dict(), "files": [str(f) for f in files]})
     else:
-        table = Table(title=f"acceptance of {college.slug} ({college.uai})")
-        for column in ("check", "from", "result", "what to fix"):
-            table.add_column(column)
-        for c in report.checks:
-            result = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
-            table.add_row(escape(c.name), escape(c.where), result, escape(c.fix))
-        console.print(table)
-        colour = "green" if report.passed else "red"
-        console.print(f"[{colour}]{college.slug}: {report.verdict}[/] ({report.seconds:.0f} s)")
-        console.print(f"report: {as_html} and {as_json.name}")
+        _print_acceptance(college, report, files)
     if not report.passed:
         raise typer.Exit(EXIT_CHANGES)

@@ -26,3 +26,12 @@ def test_limit_names_devices_of_the_colleges_rolled_out(preau) -> None:
     res = preau("college", "rollout", "clg-0929001j", "--limit", "nosuch-fs1", "--source", "files")
     assert res.exit_code == 2
     assert "--limit nosuch-fs1: not a device" in res.output
+
+
+def test_accept_is_refused_where_it_cannot_check_anything(preau) -> None:
+    # a dry run changes nothing to accept; production has no probes on its VLANs yet
+    for extra, said in ((("--dry-run",), "not with --dry-run"),
+                        (("--target", "ssh"), "--accept --target ssh")):  # fmt: skip
+        res = preau("college", "rollout", "clg-0929001j", "--accept", *extra, "--source", "files")
+        assert res.exit_code == 2, (extra, res.output)
+        assert said in res.output and "Traceback" not in res.output

@@ -117,7 +117,7 @@ def rollout(lab: Lab) -> Iterator[Rollout]:
     other = next(c for c in lab.dep.colleges if c.slug not in lab.plan.colleges)
     second = preau(
         "college", "rollout", college.uai, other.uai, "--target", "lab", "--parallel", "2",
-        stream=True,
+        "--accept", stream=True,
     )  # fmt: skip
     print(f"\ncollege.yml: first run {first.seconds:.0f} s; preau college rollout after it")
     yield Rollout(first, second, college.uai, other.uai, servers, lab.one("router").name)
@@ -248,21 +248,26 @@ def _accept(lab: Lab, out: Path) -> tuple[int, dict[str, Any]]:
 def test_the_acceptance_report_accepts_the_college_then_names_what_broke(
     lab: Lab, rollout: Rollout, tmp_path: Path
 ) -> None:
-    """`preau college accept`: every check passes on the rolled-out collège, and the report
-    (JSON, and HTML with the topology picture) is written; with smbd stopped behind preau's
-    back, the checks that need it fail, each saying what to fix, and the exit code is 3."""
-    code, report = _accept(lab, tmp_path / "ok")
+    """`preau college rollout --accept`: every check passes on the rolled-out collège, and the
+    report (JSON, and HTML with the topology picture) is written; `preau college accept` with
+    smbd stopped behind preau's back: the checks that need it fail, each saying what to fix,
+    and the exit code is 3."""
+    run = rollout.second
+    (report,) = [x for x in run.lines if x.get("type") == "acceptance"]  # not the other collège
     failed = [c for c in report["checks"] if not c["passed"]]
-    assert code == 0 and report["verdict"] == "accepted", failed
+    assert report["uai"] == rollout.uai and report["verdict"] == "accepted", failed
+    assert any(x["message"].startswith("acceptance: ") for x in run.lines
+               if x.get("type") == "stage" and x["college"] == lab.college)  # fmt: skip
     names = {c["name"] for c in report["checks"]}
     site = _site(lab)
     for zone in (z for z in DHCP_VLAN_ROLES if z in site.prefixes):
         assert {f"DHCP lease in {zone}", f"services from {zone}"} <= names
     assert {"teaching cannot reach admin", "a page reaches the printer",
             "a pupil's home follows her from PC to PC"} <= names  # fmt: skip
-    page = (tmp_path / "ok" / "acceptance.html").read_text()
+    as_json, as_html = map(Path, report["files"])
+    page = as_html.read_text()
     assert "<svg" in page and site.name in page
-    assert json.loads((tmp_path / "ok" / "acceptance.json").read_text())["passed"] is True
+    assert json.loads(as_json.read_text())["passed"] is True
 
     fs = lab.one("file-server").name
     lab.exec(fs, "systemctl", "stop", "smbd")

@@ -41,11 +41,21 @@ def rollout(
     source: Source = None,
     path: InventoryPath = None,
     json: Json = False,
+    accept: Annotated[
+        bool,
+        typer.Option(
+            "--accept",
+            help="Then run the acceptance checks on each collège rolled out in the twin "
+            "(`preau college accept`); exit 3 when one is refused.",
+        ),
+    ] = False,
 ) -> None:
     """Roll out collèges: the router (pyinfra), then the servers (Ansible), then a summary."""
     from preau import rollout_report
 
-    rollout_report.rollout(keys, every, dry_run, parallel, limit, target, source, path, json)
+    rollout_report.rollout(
+        keys, every, dry_run, parallel, limit, target, source, path, json, accept
+    )
 
 
 def plan(
