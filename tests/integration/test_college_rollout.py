@@ -442,6 +442,57 @@ def test_drift_names_what_was_changed_behind_preaus_back(lab: Lab, rollout: Roll
     assert printer in lab.exec(app, "lpstat", "-v").stdout
 
 
+def _rollout_losing(lab: Lab, uai: str, lost: str, after_ok: int) -> Cli:
+    """`preau college rollout`, during which the host `lost` goes down (its container stopped)
+    once it has `after_ok` tasks done: a server lost mid-run, for real."""
+    proc = subprocess.Popen(
+        [str(PREAU), "college", "rollout", uai, "--source", "files", "--json"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    lines, stopped = [], False
+    for raw in proc.stdout:
+        line = json.loads(raw) if raw.startswith("{") else {}
+        lines.append(line)
+        progress = line.get("progress") or {}
+        if not stopped and line.get("host") == lost and progress.get("ok", 0) >= after_ok:
+            podman.run("stop", "--time", "0", lab.host(lost).container)
+            stopped = True
+    stderr = proc.stderr.read() if proc.stderr else ""
+    rc = proc.wait(timeout=1800)
+    assert stopped, f"{lost} never reached {after_ok} tasks: {stderr[-2000:]}"
+    return Cli(rc, lines, "", stderr)
+
+
+def test_a_server_lost_mid_rollout_loses_nothing_and_a_rerun_finishes(
+    lab: Lab, rollout: Rollout
+) -> None:
+    """Work for both servers (smbd stopped, the printer's queue deleted); the app server goes
+    down during the rollout. The rollout fails naming it, the file server's work is done anyway;
+    once the host is back, a rerun finishes the job and the next one changes nothing."""
+    fs, app = lab.one("file-server").name, lab.one("app-server").name
+    printer = lab.one("printer").name
+    lab.exec(fs, "systemctl", "stop", "smbd")
+    lab.exec(app, "lpadmin", "-x", printer)
+    try:
+        cut = _rollout_losing(lab, rollout.uai, app, after_ok=3)
+    finally:
+        lab.up()  # the host comes back, as after a power cut
+    assert cut.rc == 1, cut.stderr[-3000:]
+    (result,) = cut.results()
+    assert result["failed"] and result["verdict"] == "failed", result
+    recap = result["servers"]["hosts"]
+    assert recap[app]["unreachable"] or recap[app]["failed"], recap
+    assert not recap[fs]["failed"] and not recap[fs]["unreachable"], recap
+    # what the file server had to do was done, though its neighbour went down
+    assert lab.exec(fs, "systemctl", "is-active", "smbd", check=False).stdout.strip() == "active"
+    rerun = preau("college", "rollout", rollout.uai, stream=True)
+    assert rerun.rc == 0, rerun.tail()
+    assert printer in lab.exec(app, "lpstat", "-v").stdout
+    again = preau("college", "rollout", rollout.uai, stream=True)
+    assert again.rc == 0 and again.results()[0]["verdict"] == "nothing changed", again.tail()
+
+
 # --- a PC boots from the network ---------------------------------------------------------------
 
 BOOT_IMAGE = "poste-leger"
