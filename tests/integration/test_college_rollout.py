@@ -25,7 +25,13 @@ reach smbclient through an auth file written on stdin inside the PC.
 A plan on the converged collège finds nothing to change (exit 0); drift names changes made
 behind preau's back (a share added to smb.conf, smbd stopped, the printer's CUPS queue deleted, a
 rule added to the router's nftables file), each with host, object and diff, with exit code 3,
-and a rollout puts them back.
+and a rollout puts them back. A server lost mid-rollout fails that rollout only for itself, and
+a rerun finishes the job. The first rollout ends with its acceptance report (`--accept`).
+
+The data centre's monitoring host (dc-mon1, `playbooks/monitoring.yml`) then watches the
+collège through THD Seine: its router and servers are up targets with their labels, their
+exporters are refused from a pupil's PC, and real faults (smbd stopped, iperf3 through the
+uplink at the shaped commit rate) fire alerts that reach the webhook and resolve.
 
 The CLI's runs share this module's convergence: a module of their own would have to converge
 the collège again (the module hands the lab back with the servers' firewall off, see below).
@@ -41,12 +47,14 @@ import json
 import os
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from fixtures.lab import Lab
@@ -55,7 +63,7 @@ from preau.app import app
 from preau.deploys import images, net_apply
 from preau.images import build, recipes
 from preau.inventory import group_name
-from preau.lab import acceptance, clients, podman, vm
+from preau.lab import acceptance, clients, podman, topology, vm
 from preau.model import DHCP_VLAN_ROLES, College, services
 
 pytestmark = pytest.mark.lab
@@ -491,6 +499,145 @@ def test_a_server_lost_mid_rollout_loses_nothing_and_a_rerun_finishes(
     assert printer in lab.exec(app, "lpstat", "-v").stdout
     again = preau("college", "rollout", rollout.uai, stream=True)
     assert again.rc == 0 and again.results()[0]["verdict"] == "nothing changed", again.tail()
+
+
+# --- the data centre watches the collège (roles/monitoring on dc-mon1) -------------------------
+
+MONITOR = "dc-mon1"
+MONITORING_SCENARIO = REPO / "roles" / "monitoring" / "molecule" / "default"
+# the scenario's seconds instead of minutes (one definition), so alerts fire and resolve here
+FAST_ALERT_VARS = (
+    "monitoring_scrape_interval", "monitoring_evaluation_interval",
+    "monitoring_uplink_rate_window", "monitoring_uplink_for", "monitoring_host_down_for",
+    "monitoring_service_down_for", "monitoring_alert_group_wait",
+    "monitoring_alert_group_interval", "monitoring_webhook_url",
+)  # fmt: skip
+POSTS = "/var/lib/webhook/posts.jsonl"  # the scenario's webhook recorder (its prepare.yml)
+
+
+def _wait(what: str, check: Any, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if got := check():
+            return got
+        time.sleep(1)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def monitored(lab: Lab, rollout: Rollout, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """playbooks/monitoring.yml on the twin's monitoring host, with the scenario's webhook
+    recorder and its short alert timings; the collège is already rolled out (node_exporter)."""
+    scenario = yaml.safe_load((MONITORING_SCENARIO / "molecule.yml").read_text())
+    fast = scenario["provisioner"]["inventory"]["group_vars"]["monitoring"]
+    extra = tmp_path_factory.mktemp("monitoring") / "fast.yml"
+    extra.write_text(yaml.safe_dump({k: fast[k] for k in FAST_ALERT_VARS}))
+    run_playbook(MONITORING_SCENARIO / "prepare.yml", "--limit", MONITOR)
+    run_playbook("monitoring", "-e", f"@{extra}")
+    return MONITOR
+
+
+def _prometheus(lab: Lab, expr: str) -> list[dict[str, Any]]:
+    """An instant query of the monitoring host's Prometheus, asked on that host."""
+    url = f"http://127.0.0.1:9090/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+    data = json.loads(lab.exec(MONITOR, "curl", "-sf", url).stdout)
+    assert data["status"] == "success", data
+    return data["data"]["result"]  # type: ignore[no-any-return]
+
+
+def _notified(lab: Lab, alertname: str, status: str, since: int, **labels: str) -> bool:
+    """Has Alertmanager's webhook received this alert in this state since the mark?"""
+    text = lab.exec(MONITOR, "sh", "-c", f"cat {POSTS} 2>/dev/null || true").stdout
+    alerts = [a for line in text.splitlines() for a in json.loads(line)["alerts"]]
+    return any(
+        a["labels"].get("alertname") == alertname and a["status"] == status
+        and all(a["labels"].get(k) == v for k, v in labels.items())
+        for a in alerts[since:]
+    )  # fmt: skip
+
+
+def _mark(lab: Lab) -> int:
+    text = lab.exec(MONITOR, "sh", "-c", f"cat {POSTS} 2>/dev/null || true").stdout
+    return sum(len(json.loads(line)["alerts"]) for line in text.splitlines())
+
+
+def test_the_rolled_out_college_is_watched_from_the_data_centre(
+    lab: Lab, rollout: Rollout, monitored: str
+) -> None:
+    """Every router and server of the collège is an up target, labelled from the source of
+    truth, scraped by the data centre's Prometheus through THD Seine; nothing listed by hand."""
+    wanted = {rollout.router, *rollout.servers}
+
+    def up() -> dict[str, dict[str, Any]]:
+        rows = _prometheus(lab, f'up{{job="node",uai="{rollout.uai}"}}')
+        found = {r["metric"]["host"]: r for r in rows}
+        return (
+            found if all(found.get(h, {}).get("value", [0, "0"])[1] == "1" for h in wanted) else {}
+        )
+
+    found = _wait("the collège's router and servers up in Prometheus", up)
+    for name in wanted:
+        labels = found[name]["metric"]
+        assert labels["site"] == lab.college and labels["role"] == lab.host(name).role, labels
+
+
+def test_the_exporters_are_refused_from_a_pupils_pc(
+    lab: Lab, rollout: Rollout, monitored: str
+) -> None:
+    pc = lab.one("pc").name
+    for name in (rollout.router, *rollout.servers):
+        out = podman.run(
+            "exec", lab.host(pc).container, "curl", "-sS", "-o", "/dev/null", "--max-time", "4",
+            f"http://{lab.address(name)}:9100/metrics", check=False,
+        )  # fmt: skip
+        assert out.returncode != 0, f"{pc} reached {name}'s node_exporter"
+
+
+def test_samba_stopped_fires_service_down_at_the_desk_and_it_resolves(
+    lab: Lab, rollout: Rollout, monitored: str
+) -> None:
+    fs = lab.one("file-server").name
+    since = _mark(lab)
+    lab.exec(fs, "systemctl", "stop", "smbd")
+    try:
+        _wait("ServiceDown for smbd reaching the webhook",
+              lambda: _notified(lab, "ServiceDown", "firing", since, host=fs,
+                                name="smbd.service", uai=rollout.uai))  # fmt: skip
+    finally:
+        lab.exec(fs, "systemctl", "start", "smbd")
+    _wait("ServiceDown for smbd resolved",
+          lambda: _notified(lab, "ServiceDown", "resolved", since, host=fs,
+                            name="smbd.service"))  # fmt: skip
+
+
+def test_the_uplink_loaded_past_80_percent_fires_and_resolves(
+    lab: Lab, rollout: Rollout, monitored: str
+) -> None:
+    """iperf3 from the collège's router to the THD core, at the shaped commit rate: the
+    uplink's utilisation (router counters / the SoT's commit rate) passes 80% and the
+    saturation alert reaches the desk; stopping the load resolves it."""
+    site = _site(lab)
+    assert site.circuit is not None
+    core = topology.container_name(topology.CORE_NAME)
+    since = _mark(lab)
+    podman.run("exec", "-d", core, "iperf3", "-s", "-1", "-p", "5202")
+    time.sleep(0.5)
+    podman.run("exec", "-d", lab.host(rollout.router).container, "iperf3", "-c",
+               str(site.circuit.core_address), "-p", "5202", "-t", "120")  # fmt: skip
+    try:
+        _wait("CollegeUplinkSaturated reaching the webhook",
+              lambda: _notified(lab, "CollegeUplinkSaturated", "firing", since,
+                                uai=rollout.uai, direction="out"))  # fmt: skip
+        ratio = _prometheus(
+            lab, f'preau:uplink_utilisation:ratio{{uai="{rollout.uai}",direction="out"}}'
+        )
+        print(f"\nuplink out at {float(ratio[0]['value'][1]):.0%} of the commit rate")
+    finally:
+        lab.exec(rollout.router, "pkill", "iperf3", check=False)
+        podman.run("exec", core, "pkill", "iperf3", check=False)
+    _wait("CollegeUplinkSaturated resolved",
+          lambda: _notified(lab, "CollegeUplinkSaturated", "resolved", since,
+                            uai=rollout.uai))  # fmt: skip
 
 
 # --- a PC boots from the network ---------------------------------------------------------------
