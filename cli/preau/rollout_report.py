@@ -134,15 +134,17 @@ def rollout(
     source: str | None,
     path: object,
     json: bool,
-    accept: bool = False,
+    accept: bool | None = None,
 ) -> None:
-    """Roll out collèges: the router (pyinfra), then the servers (Ansible), then a summary;
-    with `accept`, each collège rolled out in the twin is then accepted (or refused)."""
+    """Roll out collèges: the router (pyinfra), then the servers (Ansible), then a summary,
+    then each collège rolled out in the twin is accepted (or refused). `accept`: None runs the
+    acceptance where it can (not in a dry run, not over SSH); True insists; False skips it."""
     parallel = parallel or PARALLEL
     if accept and dry_run:
         raise BadInput("--accept checks what a rollout did: not with --dry-run")
     if accept:
         _refuse_ssh_acceptance(target, "--accept --target ssh")
+    accept = accept is not False and not dry_run and target != "ssh"
     dep = _load(source, path)
     todo = colleges(dep, keys or [], every)  # type: ignore[arg-type]
     check_hosts(todo, limit)

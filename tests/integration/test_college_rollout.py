@@ -256,10 +256,10 @@ def _accept(lab: Lab, out: Path) -> tuple[int, dict[str, Any]]:
 def test_the_acceptance_report_accepts_the_college_then_names_what_broke(
     lab: Lab, rollout: Rollout, tmp_path: Path
 ) -> None:
-    """`preau college rollout --accept`: every check passes on the rolled-out collège, and the
-    report (JSON, and HTML with the topology picture) is written; `preau college accept` with
-    smbd stopped behind preau's back: the checks that need it fail, each saying what to fix,
-    and the exit code is 3."""
+    """`preau college rollout` ends with the acceptance: every check passes on the rolled-out
+    collège, and the report (JSON, and HTML with the topology picture) is written; `preau
+    college accept` with smbd stopped behind preau's back: the checks that need it fail, each
+    saying what to fix, and the exit code is 3."""
     run = rollout.second
     (report,) = [x for x in run.lines if x.get("type") == "acceptance"]  # not the other collège
     failed = [c for c in report["checks"] if not c["passed"]]
@@ -441,7 +441,7 @@ def test_drift_names_what_was_changed_behind_preaus_back(lab: Lab, rollout: Roll
         nft = [f for f in by_host.get(router, []) if f["object"] == "/etc/nftables.conf"]
         assert nft and f"-{rule}" in nft[0]["diff"], by_host.get(router)
     finally:
-        repair = preau("college", "rollout", rollout.uai, stream=True)
+        repair = preau("college", "rollout", rollout.uai, "--no-accept", stream=True)
     assert repair.rc == 0, repair.tail()
     (result,) = repair.results()
     assert result["verdict"] == "changed"
@@ -454,7 +454,7 @@ def _rollout_losing(lab: Lab, uai: str, lost: str, after_ok: int) -> Cli:
     """`preau college rollout`, during which the host `lost` goes down (its container stopped)
     once it has `after_ok` tasks done: a server lost mid-run, for real."""
     proc = subprocess.Popen(
-        [str(PREAU), "college", "rollout", uai, "--source", "files", "--json"],
+        [str(PREAU), "college", "rollout", uai, "--no-accept", "--source", "files", "--json"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -494,10 +494,10 @@ def test_a_server_lost_mid_rollout_loses_nothing_and_a_rerun_finishes(
     assert not recap[fs]["failed"] and not recap[fs]["unreachable"], recap
     # what the file server had to do was done, though its neighbour went down
     assert lab.exec(fs, "systemctl", "is-active", "smbd", check=False).stdout.strip() == "active"
-    rerun = preau("college", "rollout", rollout.uai, stream=True)
+    rerun = preau("college", "rollout", rollout.uai, "--no-accept", stream=True)
     assert rerun.rc == 0, rerun.tail()
     assert printer in lab.exec(app, "lpstat", "-v").stdout
-    again = preau("college", "rollout", rollout.uai, stream=True)
+    again = preau("college", "rollout", rollout.uai, "--no-accept", stream=True)
     assert again.rc == 0 and again.results()[0]["verdict"] == "nothing changed", again.tail()
 
 

@@ -42,13 +42,15 @@ def rollout(
     path: InventoryPath = None,
     json: Json = False,
     accept: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--accept",
-            help="Then run the acceptance checks on each collège rolled out in the twin "
-            "(`preau college accept`); exit 3 when one is refused.",
+            "--accept/--no-accept",
+            help="End with the acceptance checks (`preau college accept`) on each collège "
+            "rolled out in the twin; exit 3 when one is refused.  [default: on, where they "
+            "can run: the twin, not a dry run]",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
 ) -> None:
     """Roll out collèges: the router (pyinfra), then the servers (Ansible), then a summary."""
     from preau import rollout_report
