@@ -39,7 +39,9 @@ def uplink(history: UplinkHistory, name: str, path: Path) -> Path:
     )
     ax.set_ylabel("% of commit rate")
     ax.set_ylim(bottom=0)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=UTC))
+    ticks = mdates.AutoDateLocator(tz=UTC)
+    ax.xaxis.set_major_locator(ticks)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ticks, tz=UTC))
     ax.grid(alpha=0.3)
     if not history.series:
         ax.annotate("no utilisation recorded in this window", (0.5, 0.5),

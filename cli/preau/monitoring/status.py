@@ -209,18 +209,28 @@ def uplink_history(prom: Prometheus, college: College, hours: float, now: float)
     start = now - hours * 3600
     uai = college.uai
     series: dict[str, list[tuple[float, float]]] = {}
-    for s in prom.query_range(f'{UTILISATION}{{uai="{uai}"}}', start, now, step):
+    # the highest value within each step, not the value at its instant: a burst or an alert
+    # shorter than a step still shows
+    window = f"[{step:.0f}s]"
+    utilisation = f'max_over_time({UTILISATION}{{uai="{uai}"}}{window})'
+    for s in prom.query_range(utilisation, start, now, step):
         direction = s["metric"].get("direction", "?")
         series[direction] = [(float(t), float(v)) for t, v in s["values"]]
-    firing_expr = f'ALERTS{{alertname="{SATURATED_ALERT}",alertstate="firing",uai="{uai}"}}'
+    firing_expr = (
+        f'max_over_time(ALERTS{{alertname="{SATURATED_ALERT}",alertstate="firing",'
+        f'uai="{uai}"}}{window})'
+    )
     firing = sorted(
         (float(t), 1.0)
         for s in prom.query_range(firing_expr, start, now, step)
         for t, _ in s["values"]
     )
+    # the rate the ratio is divided by, as Prometheus records it (the SoT's, unless overridden)
+    recorded = prom.query(f'{targets.COMMIT_RATE_METRIC}{{uai="{uai}"}}')
+    sot_rate = college.circuit.commit_rate_mbps if college.circuit else None
     return UplinkHistory(
         uai=uai,
-        commit_rate_mbps=college.circuit.commit_rate_mbps if college.circuit else None,
+        commit_rate_mbps=round(float(recorded[0]["value"][1]) / 1e6) if recorded else sot_rate,
         hours=hours,
         threshold=_threshold(prom.alert_rule(SATURATED_ALERT)),
         series=series,
