@@ -1,9 +1,9 @@
 """Kills during a load run (`preau ent load --kill AT:PART`): a game day's crash, on purpose.
 
-At a second of the run, the part's current leader is found on the hosts (preau.ent.parts: the
+Ahead of each kill, the part's current leader is found on the hosts (preau.ent.parts: the
 holder of the shared address, pg_auto_failover's primary, the sentinels' master; for `app`,
-the host of the first instance HAProxy has UP) and its services are killed with SIGKILL, as a
-crash would. Nothing is turned off: systemd restarts them as it would after a real crash, and
+the host of the first instance HAProxy has UP); on its second, its services are killed with
+SIGKILL, as a crash would. Nothing is turned off: systemd restarts them as it would after a real crash, and
 the pair's other member takes over meanwhile. Each kill is recorded with the second it happened
 at, so the load report marks it on every plot beside what the pupils saw.
 """
@@ -136,19 +136,28 @@ class Schedule:
 
     def _run(self, started: float) -> None:
         for kill in self.kills:
+            # who leads is asked while waiting (a dozen commands on the hosts take seconds), so
+            # the kill lands on its second; after an earlier kill, the leader it left
+            try:
+                host: str | None = leader(
+                    self.hosts, self._addrs, self.runtime, self.backend, kill.part
+                )
+                error = None
+            except PreauError as exc:
+                host, error = None, str(exc)
             if self._stop.wait(max(0.0, started + kill.at_s - time.monotonic())):
                 return
-            self.done.append(self.kill(kill, started))
+            self.done.append(self.kill(kill, host, error, started))
 
-    def kill(self, kill: Kill, started: float) -> Killed:
+    def kill(self, kill: Kill, host: str | None, error: str | None, started: float) -> Killed:
         units = UNITS[kill.part]
-        try:
-            host = leader(self.hosts, self._addrs, self.runtime, self.backend, kill.part)
-            self.hosts.run(host, ["systemctl", "kill", "-s", "KILL", *units], timeout=30)
-        except PreauError as exc:
-            done = Killed(round(time.monotonic() - started, 2), kill.part, None, units, str(exc))
-        else:
-            done = Killed(round(time.monotonic() - started, 2), kill.part, host, units)
+        if host is not None:
+            try:
+                self.hosts.run(host, ["systemctl", "kill", "-s", "KILL", *units], timeout=30)
+            except PreauError as exc:
+                error = str(exc)
+        done = Killed(round(time.monotonic() - started, 2), kill.part, host if not error else None,
+                      units, error)  # fmt: skip
         if self.say:
             self.say("kill", done.as_dict())
         return done
