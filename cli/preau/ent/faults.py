@@ -3,9 +3,9 @@
 Ahead of each kill, the part's current leader is found on the hosts (preau.ent.parts: the
 holder of the shared address, pg_auto_failover's primary, the sentinels' master; for `app`,
 the host of the first instance HAProxy has UP); on its second, its services are killed with
-SIGKILL, as a crash would. Nothing is turned off: systemd restarts them as it would after a real crash, and
-the pair's other member takes over meanwhile. Each kill is recorded with the second it happened
-at, so the load report marks it on every plot beside what the pupils saw.
+SIGKILL, as a crash would. Nothing is turned off: systemd restarts them as after a real
+crash, and the pair's other member takes over meanwhile. Each kill is recorded with the
+second it happened at, so the load report marks it on every plot beside what the pupils saw.
 """
 
 from __future__ import annotations
