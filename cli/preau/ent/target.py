@@ -78,8 +78,8 @@ def resolve(runtime: str | None, hosts: str = "auto", stack: str = "default") ->
         runtimes.append(Runtime(f"tcp:{other}:{RUNTIME_PORT}"))
     found = PodmanHosts.discover(prefix)
     # a pair is reached where pupils reach it, on its shared address, not on one member's own
-    balancers = [h for h, name in sorted(found.containers.items()) if "-lb" in name]
-    portal = (shared_address(found, balancers) if len(runtimes) > 1 else None) or addr
+    balancers = [str(rt.target[0]) for rt in runtimes if isinstance(rt.target, tuple)]
+    portal = (shared_address(found, balancers) if len(balancers) > 1 else None) or addr
     return Target(Balancers(runtimes), found, portal, True)
 
 
