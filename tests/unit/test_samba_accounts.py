@@ -89,6 +89,9 @@ class FakeDirectory:
         self.writes.append(("enabled" if enabled else "disabled", login))
         self._users[login].enabled = enabled
 
+    def set_nt_hash(self, login: str, nt_hash: bytes) -> None:
+        self.writes.append(("nt_hash", login, nt_hash))
+
 
 def make_plan(tmp_path: Path, roster: str, state=None) -> tuple[dict, dict]:
     p = plan_csv((ROSTER / roster).read_text(), state or {}, roster).to_dict()
@@ -169,6 +172,90 @@ def test_ad_next_year_moves_disables_and_brings_back(tmp_path):
     back = tool.Changes()
     tool.apply_ad(back_plan, d, back, dry=False)
     assert back.enabled == ["matheo.le-gall"] and d.users()["matheo.le-gall"].enabled
+
+
+X32 = "X" * 32  # no LM hash (Samba keeps none)
+PDBEDIT_W = f"""\
+zoe.lefevre:1001:{X32}:0CB6948805F797BF2A82807973B89537:[U          ]:LCT-6A1B2C3D:
+matheo.le-gall:1002:{X32}:8846F7EAEE8FB117AD06BDD830B7586C:[DU         ]:LCT-6A1B2C3D:
+pc042$:1003:{X32}:31D6CFE0D16AE931B73C59D7E0C089C0:[W          ]:LCT-6A1B2C3D:
+nopass:1004:{X32}:NO PASSWORDXXXXXXXXXXXXXXXXXXXXX:[NU         ]:LCT-6A1B2C3D:
+"""
+
+
+def test_pdbedit_gives_each_accounts_nt_hash_and_state_not_machines_or_empty_ones():
+    assert tool.parse_pdbedit_w(PDBEDIT_W) == {
+        "zoe.lefevre": ("0cb6948805f797bf2a82807973b89537", False),
+        "matheo.le-gall": ("8846f7eaee8fb117ad06bdd830b7586c", True),
+    }
+
+
+def standalone_export(plan: Mapping, extra: Mapping[str, Mapping] | None = None) -> dict:
+    """What export-standalone records of a server the standalone role ran with PLAN."""
+    accounts = {
+        a["login"]: {"uid": 1001 + i, "gid": 1001 + i, "name": a["name"],
+                     "nt_hash": f"{i:032x}", "disabled": False}
+        for i, a in enumerate(plan["accounts"])
+    }  # fmt: skip
+    groups = {name: 2001 + i for i, name in enumerate(plan["groups"])}
+    return {"accounts": accounts | dict(extra or {}), "groups": groups}
+
+
+def test_a_standalone_servers_accounts_keep_their_ids_and_passwords_in_the_domain(tmp_path):
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    hand_made = {"secretariat": {"uid": 1500, "gid": 1500, "name": "Secrétariat",
+                                 "nt_hash": "ab" * 16, "disabled": False}}  # fmt: skip
+    migration = standalone_export(plan, hand_made)
+    d = FakeDirectory()
+    changes = tool.Changes()
+    uids = tool.apply_ad(plan, d, changes, dry=False, migration=migration)
+    old = migration["accounts"]
+    # every account moved, none created anew: same uid, its NT hash as its password
+    assert changes.created == []
+    assert sorted(changes.migrated) == sorted([*old])
+    assert uids == {login: old[login]["uid"] for login in uids}
+    hashes = {w[1]: w[2] for w in d.writes if w[0] == "nt_hash"}
+    assert hashes == {login: bytes.fromhex(o["nt_hash"]) for login, o in old.items()}
+    # groups keep their gids (a class share's files keep their group)
+    assert {n: g.gid for n, g in d.groups().items() if n in plan["groups"]} == migration["groups"]
+    assert d.users()["zoe.lefevre"].groups == {"eleves", "classe-6a"}
+    # the hand-made account is kept, disabled, for someone to decide about
+    assert not d.users()["secretariat"].enabled and "secretariat" in changes.disabled
+    # the pupils keep their passwords: nothing for the handover file
+    assert not (tmp_path / "pw/initial-passwords.csv").exists()
+    # once moved (the record deleted), a rerun changes nothing, and new ids do not collide
+    d.writes.clear()
+    again = tool.Changes()
+    tool.apply_ad(plan, d, again, dry=False)
+    assert not again.changed and d.writes == []
+
+
+def test_a_migrated_leaver_coming_back_is_taken_back_with_the_roster_key(tmp_path):
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    matheo = next(a for a in plan["accounts"] if a["login"] == "matheo.le-gall")
+    d = FakeDirectory()
+    d._users["matheo.le-gall"] = tool.DirUser("matheo.le-gall", tool.MARKER, False, 1002, {}, set())
+    changes = tool.Changes()
+    tool.apply_ad(plan, d, changes, dry=False)
+    assert ("modify", "matheo.le-gall") in [w[:2] for w in d.writes]
+    assert d.users()["matheo.le-gall"].attrs["employeeID"] == matheo["key"]
+    assert "matheo.le-gall" in changes.enabled
+
+
+def test_a_migrated_home_goes_from_the_private_group_to_the_profiles(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("changing a file's group to another needs root")
+    home = tmp_path / "homes/zoe"
+    (home / "cours").mkdir(parents=True)
+    for f in (home / "a.txt", home / "cours/b.txt"):
+        f.write_text("x")
+    os.chown(home / "cours/b.txt", 0, 4242)  # another group than her private one: left alone
+    for entry in (home, home / "cours", home / "a.txt"):
+        os.chown(entry, 1001, 1001)
+    tool.regroup_tree(str(home), 1001, 2001)
+    assert {p.name: p.stat().st_gid for p in [home, *home.rglob("*")]} == {
+        "zoe": 2001, "cours": 2001, "a.txt": 2001, "b.txt": 4242,
+    }  # fmt: skip
 
 
 def test_ad_dry_run_reports_and_writes_nothing(tmp_path):

@@ -25,6 +25,11 @@ DC = f"ad-dc.{ZONE}"
 BASE = ",".join(f"DC={x}" for x in ZONE.split("."))
 ZOE = "zoe.lefevre"  # 6A
 MATHEO = "matheo.le-gall"  # 6A
+AICHA = "aicha.n-diaye"  # 5B
+# Where the scenario keeps its secrets (molecule.yml, prepare.yml), outside the repository.
+SECRETS = Path(os.environ.get("PREAU_AD_SECRETS") or Path.home() / ".cache/preau/ad")
+# The first uidNumber the account tool gives a new account (preau-samba-accounts ID_BASE).
+NEW_ID_BASE = 20000
 
 
 class Passwords(dict[str, str]):
@@ -116,6 +121,37 @@ def test_smb_with_a_ticket_reaches_the_home_and_not_another(pc, passwords):
     other = as_user(pc, ZOE, f"smbclient //{DC}/{MATHEO} --use-kerberos=required -c ls")
     assert other.rc != 0
     assert "NT_STATUS_ACCESS_DENIED" in other.stdout + other.stderr
+
+
+# --- this DC was a standalone server (prepare.yml): its pupils lost nothing --------------------
+
+
+def test_homework_saved_before_the_domain_is_hers_and_opens_with_a_ticket(host, pc, passwords):
+    kinit(pc, passwords, ZOE)
+    got = as_user(pc, ZOE, f"smbclient //{DC}/{ZOE} --use-kerberos=required -c 'get devoir.txt -'")
+    assert got.rc == 0, got.stdout + got.stderr
+    assert "Devoir de Zoé" in got.stdout
+    # the file kept its owner: her uidNumber is the standalone server's uid (no file inside a
+    # home is chowned), as the DC's NSS (winbind, RFC 2307) resolves it
+    owner = host.file(f"/srv/samba/homes/{ZOE}/devoir.txt").uid
+    assert owner == host.user(ZOE).uid
+    assert owner < NEW_ID_BASE, "a new id from the domain's range: the file is not hers any more"
+
+
+def test_a_password_changed_on_the_standalone_server_opens_the_domain(pc, passwords):
+    changed = Passwords({AICHA: (SECRETS / "aicha-password").read_text().strip() + "Aa1-"})
+    ticket = kinit(pc, changed, AICHA)
+    assert ticket.rc == 0, ticket.stderr
+    # the handover sheet's password was replaced before the migration: it is not hers any more
+    assert kinit(pc, passwords, AICHA).rc != 0
+
+
+def test_the_local_accounts_and_the_hash_record_are_gone(host):
+    local = host.run(
+        f"grep -c -e '^{ZOE}:' -e '^{AICHA}:' /etc/passwd; grep -c '^eleves:' /etc/group"
+    )
+    assert local.stdout.split() == ["0", "0"]
+    assert not host.file("/var/lib/preau/standalone-accounts.json").exists
 
 
 def test_anonymous_ldap_is_refused(pc):
@@ -259,8 +295,7 @@ def test_rollover_moves_classes_refuses_the_leaver_and_archives_his_files(host, 
 
 def test_a_linux_client_joins_and_sees_rfc2307_accounts(host, pc):
     # the DC does not keep the Administrator password: read it where the scenario keeps it
-    secrets = Path(os.environ.get("PREAU_AD_SECRETS") or Path.home() / ".cache/preau/ad")
-    admin = (secrets / "admin-password").read_text().strip() + "Aa1-"  # as molecule.yml makes it
+    admin = (SECRETS / "admin-password").read_text().strip() + "Aa1-"  # as molecule.yml makes it
     password = Passwords({"Administrator": admin})
     member = (
         "[global]\n"
