@@ -59,21 +59,12 @@ def _site_vars(dep: Departement, site: Site) -> dict[str, Any]:
             "class_prefix": services.CLASS_GROUP_PREFIX,
             "team_prefix": services.TEAM_GROUP_PREFIX,
         }
+        out["preau_directory"] = site.directory
         domain = college_domain(dep, site)
         if domain is not None:
-            # the collège's AD domain (roles/file_server provisions it when file_server_domain=ad)
-            out["preau_ad"] = domain.to_dict() | {
-                "dc_services": [
-                    {
-                        "name": s.name,
-                        "proto": s.proto,
-                        "ports": list(s.ports),
-                        "sources": [str(p) for p in s.sources(site)],
-                    }
-                    for s in services.DC_SERVICES
-                ],
-                "dc_rpc_range": list(services.DC_RPC_RANGE),
-            }
+            # the collège's AD domain's facts (its file server provisions it when the collège's
+            # directory is "ad"; what the DC serves is in the file server's preau_served)
+            out["preau_ad"] = domain.to_dict()
     if site.circuit:
         out["preau_circuit"] = {
             "cid": site.circuit.cid,
@@ -95,7 +86,7 @@ def _served(dep: Departement, site: Site, device: Device) -> list[dict[str, Any]
             "ports": list(s.ports),
             "sources": [str(p) for p in [*s.sources(site), *s.remote_sources(dep)]],
         }
-        for s in services.served_by(device.role)
+        for s in services.served_by(device.role, site)
     ]
 
 
@@ -134,7 +125,7 @@ def _host_vars(dep: Departement, site: Site, device: Device) -> dict[str, Any]:
         out["preau_served"] = served
     if device.role == services.MONITORING_ROLE:
         out["preau_monitoring"] = _monitoring(dep)
-    units = services.watched_units(device.role) if isinstance(site, College) else []
+    units = services.watched_units(device.role, site) if isinstance(site, College) else []
     if units:
         out["preau_watched_units"] = units
     if addr is not None:

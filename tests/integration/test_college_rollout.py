@@ -373,10 +373,10 @@ def test_a_zone_reaches_its_services_and_is_refused_the_others(
     if zone not in site.prefixes:
         pytest.skip(f"{lab.college} has no {zone} VLAN")
     mac = f"02:ce:77:00:03:{DHCP_VLAN_ROLES.index(zone):02x}"
-    offered = services.offered_to(zone)
+    offered = services.offered_to(zone, site)
     wrong: list[str] = []
     with clients.client(site, lab.dep, zone, mac, tmp_path) as pc:
-        for service in services.COLLEGE_SERVICES:
+        for service in services.college_services(site):
             if service.proto != "tcp":
                 continue  # UDP ones are proven above by what they answer (time, TFTP)
             for server in services.servers(site, service):
@@ -393,12 +393,12 @@ def test_a_servers_own_firewall_refuses_what_it_does_not_serve(lab: Lab, rollout
     prefix = site.prefixes["servers"]
     used = {i.address.ip for _, d in lab.dep.all_devices() for i in d.interfaces if i.address}
     neighbour = next(a for a in reversed(list(prefix.iter_hosts())) if a not in used)
-    assert not [s for s in services.COLLEGE_SERVICES if "servers" in s.zones]
+    assert not [s for s in services.college_services(site) if "servers" in s.zones]
     reached = []
     with clients.plugged(site, lab.dep, "servers", "02:ce:77:00:04:01", "srvnb") as ns:
         subprocess.run(["ip", "-n", ns, "addr", "add", f"{neighbour}/{prefix.prefixlen}",
                         "dev", "w0"], check=True)  # fmt: skip
-        for service in services.COLLEGE_SERVICES:
+        for service in services.college_services(site):
             if service.proto != "tcp":
                 continue
             for server in services.servers(site, service):

@@ -1,5 +1,6 @@
 """Each collège's AD domain, derived from the collège and the département (preau.model.domain)."""
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -7,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from preau.errors import ValidationFailed
-from preau.inventory import build
+from preau.inventory import build, script_inventory
 from preau.model import services
 from preau.model.domain import (
     NETBIOS_MAX,
@@ -16,6 +17,7 @@ from preau.model.domain import (
     domain_problems,
     netbios_name,
 )
+from preau.render import render_device
 from preau.sot.validate import problems
 
 
@@ -67,27 +69,65 @@ def test_a_college_without_file_server_has_no_domain(dep):
     assert domain_problems(bare, bare.colleges[0]) == []
 
 
-def test_inventory_carries_the_domain_and_the_dc_services(dep):
+def test_inventory_carries_the_domain_and_where_the_accounts_live(dep):
     c = dep.colleges[0]
-    ad = build(dep)["all"]["children"][c.slug.replace("-", "_")]["vars"]["preau_ad"]
+    college_vars = build(dep)["all"]["children"][c.slug.replace("-", "_")]["vars"]
     domain = college_domain(dep, c).to_dict()
-    assert {k: ad[k] for k in domain} == domain
-    ports = {(s["proto"], p) for s in ad["dc_services"] for p in s["ports"]}
-    assert {
-        ("udp", 53),
-        ("tcp", 88),
-        ("udp", 88),
-        ("tcp", 464),
-        ("tcp", 389),
-        ("tcp", 636),
-    } <= ports
-    # from the client zones only, as the services declare them
-    users = [str(c.prefixes[z]) for z in services.USER_ZONES if z in c.prefixes]
-    assert all(s["sources"] == users for s in ad["dc_services"])
+    assert college_vars["preau_ad"] == domain
+    assert college_vars["preau_directory"] == c.directory == "standalone"
+
+
+def _served_ports(served) -> dict[tuple[str, int], list[str]]:
+    return {(s["proto"], p): s["sources"] for s in served for p in s["ports"]}
+
+
+def _opened_to(chain: str, addr: str) -> set[tuple[str, int]]:
+    """The (protocol, port) pairs a router chain accepts toward ADDR."""
+    out = set()
+    rule = rf"ip daddr {{ {re.escape(addr)} }} (tcp|udp) dport (\d+|{{ [\d, ]+ }}) accept"
+    for proto, ports in re.findall(rule, chain):
+        out |= {(proto, int(p)) for p in re.findall(r"\d+", ports)}
+    return out
+
+
+DC_PORTS = {("udp", 53), ("tcp", 88), ("udp", 88), ("tcp", 464), ("tcp", 389), ("tcp", 636)}
+
+
+def test_the_dc_ports_open_where_the_directory_is_ad_in_the_router_and_the_server_alike(dep):
+    """One field, `directory`, decides both firewalls: the router's zones and the file server's
+    own nftables (its preau_served) open the DC's ports, from the collège's user zones only."""
+    ad_dep = _college(dep, 0, directory="ad")
+    for d, is_dc in ((dep, False), (ad_dep, True)):
+        c = d.colleges[0]
+        (fs,) = c.devices_by_role("file-server")
+        hostvars = script_inventory(d)["_meta"]["hostvars"][fs.name]
+        served = _served_ports(hostvars["preau_served"])
+        users = [str(c.prefixes[z]) for z in services.USER_ZONES if z in c.prefixes]
+        assert c.router is not None
+        nft = render_device(d, c, c.router)["etc/nftables.conf"]
+        dc_addr = fs.primary_address.ip
+        for zone in ("admin", "teaching", "wifi", "printers", "servers"):
+            if zone not in c.prefixes:
+                continue
+            chain = nft.split(f"chain from_{zone} {{")[1].split("}\n")[0]
+            opened = _opened_to(chain, str(dc_addr))
+            for key in DC_PORTS:
+                # DNS udp/53 to the file server: only the DC serves it
+                assert (key in opened) == (is_dc and zone in services.USER_ZONES), (zone, key)
+        for key in DC_PORTS:
+            assert (served.get(key) == users) if is_dc else key not in served, key
+        # the DC's samba is the SMB unit node_exporter watches there
+        unit = services.DC_UNIT if is_dc else services.SMB.unit
+        assert hostvars["preau_watched_units"] == [unit]
+        assert hostvars.get("preau_directory", c.directory) == c.directory
     # SMB is the file server's in both kinds: declared once, in COLLEGE_SERVICES
-    assert services.SMB in services.served_by("file-server")
     assert not {s.name for s in services.DC_SERVICES} & {s.name for s in services.COLLEGE_SERVICES}
-    assert ad["dc_rpc_range"] == [49152, 65535]
+
+
+def test_a_directory_that_is_neither_kind_names_the_college_and_the_field(dep):
+    found = problems(_college(dep, 0, directory="ldap"))
+    c = dep.colleges[0]
+    assert [(p.obj, p.field) for p in found] == [(f"college {c.slug}", "directory")]
 
 
 @pytest.mark.parametrize(

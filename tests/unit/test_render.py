@@ -184,7 +184,7 @@ def test_teaching_reaches_the_servers_on_the_school_ports(dep: Departement) -> N
     assert college.router is not None
     nft = render_device(dep, college, college.router)["etc/nftables.conf"]
     chain = nft.split("chain from_teaching {")[1].split("}\n")[0]
-    offered = services.offered_to("teaching")
+    offered = services.offered_to("teaching", college)
     assert {s.name for s in offered} >= {"smb", "ipp", "tftp", "http-boot", "apt-proxy", "ntp"}
     for service in offered:
         (server,) = services.servers(college, service)

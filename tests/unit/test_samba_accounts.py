@@ -201,7 +201,7 @@ def standalone_export(plan: Mapping, extra: Mapping[str, Mapping] | None = None)
     return {"accounts": accounts | dict(extra or {}), "groups": groups}
 
 
-def test_a_standalone_servers_accounts_keep_their_ids_and_passwords_in_the_domain(tmp_path):
+def test_a_standalone_servers_accounts_keep_their_passwords_and_files_in_the_domain(tmp_path):
     plan, _ = make_plan(tmp_path, "roster.csv")
     hand_made = {"secretariat": {"uid": 1500, "gid": 1500, "name": "Secrétariat",
                                  "nt_hash": "ab" * 16, "disabled": False}}  # fmt: skip
@@ -210,15 +210,21 @@ def test_a_standalone_servers_accounts_keep_their_ids_and_passwords_in_the_domai
     changes = tool.Changes()
     uids = tool.apply_ad(plan, d, changes, dry=False, migration=migration)
     old = migration["accounts"]
-    # every account moved, none created anew: same uid, its NT hash as its password
+    # every account moved, none created anew: its NT hash as its password
     assert changes.created == []
     assert sorted(changes.migrated) == sorted([*old])
-    assert uids == {login: old[login]["uid"] for login in uids}
     hashes = {w[1]: w[2] for w in d.writes if w[0] == "nt_hash"}
     assert hashes == {login: bytes.fromhex(o["nt_hash"]) for login, o in old.items()}
-    # groups keep their gids (a class share's files keep their group)
-    assert {n: g.gid for n, g in d.groups().items() if n in plan["groups"]} == migration["groups"]
     assert d.users()["zoe.lefevre"].groups == {"eleves", "classe-6a"}
+    # ids from the domain's range (the PCs' idmap), and a map from the old ones for the files:
+    # each account's uid, its private group to its profile's, each group to its namesake
+    assert min(uids.values()) >= tool.ID_BASE
+    uid_map, gid_map = tool.id_maps(migration, d.users(), d.groups())
+    users, groups = d.users(), d.groups()
+    assert uid_map == {o["uid"]: users[login].uid for login, o in old.items()}
+    zoe = old["zoe.lefevre"]
+    assert gid_map[zoe["gid"]] == groups["eleves"].gid
+    assert gid_map[migration["groups"]["classe-6a"]] == groups["classe-6a"].gid
     # the hand-made account is kept, disabled, for someone to decide about
     assert not d.users()["secretariat"].enabled and "secretariat" in changes.disabled
     # the pupils keep their passwords: nothing for the handover file
@@ -242,20 +248,35 @@ def test_a_migrated_leaver_coming_back_is_taken_back_with_the_roster_key(tmp_pat
     assert "matheo.le-gall" in changes.enabled
 
 
-def test_a_migrated_home_goes_from_the_private_group_to_the_profiles(tmp_path):
+def test_the_files_under_the_shares_move_to_the_new_ids_once(tmp_path):
     if os.geteuid() != 0:
-        pytest.skip("changing a file's group to another needs root")
-    home = tmp_path / "homes/zoe"
-    (home / "cours").mkdir(parents=True)
-    for f in (home / "a.txt", home / "cours/b.txt"):
-        f.write_text("x")
-    os.chown(home / "cours/b.txt", 0, 4242)  # another group than her private one: left alone
-    for entry in (home, home / "cours", home / "a.txt"):
-        os.chown(entry, 1001, 1001)
-    tool.regroup_tree(str(home), 1001, 2001)
-    assert {p.name: p.stat().st_gid for p in [home, *home.rglob("*")]} == {
-        "zoe": 2001, "cours": 2001, "a.txt": 2001, "b.txt": 4242,
+        pytest.skip("giving a file to another owner needs root")
+    home, share = tmp_path / "homes/zoe", tmp_path / "classes/6a"
+    for folder in (home / "cours", share):
+        folder.mkdir(parents=True)
+    (home / "cours/b.txt").write_text("x")
+    (share / "expose.txt").write_text("x")
+    os.chown(home, 1001, 1001)
+    os.chown(home / "cours", 1001, 1001)
+    os.chown(home / "cours/b.txt", 1001, 4242)  # a group the server never had: left alone
+    os.chown(share, 0, 2006)
+    os.chown(share / "expose.txt", 1001, 2006)
+    owners = {1001: 20001}, {1001: 20000, 2006: 20005}
+    assert tool.reown_tree(str(tmp_path), *owners) == 5
+    got = {p.name: (p.stat().st_uid, p.stat().st_gid) for p in tmp_path.rglob("*")}
+    assert {k: got[k] for k in ("zoe", "cours", "b.txt", "6a", "expose.txt")} == {
+        "zoe": (20001, 20000), "cours": (20001, 20000), "b.txt": (20001, 4242),
+        "6a": (0, 20005), "expose.txt": (20001, 20005),
     }  # fmt: skip
+    # a rerun (after a failure further on) moves nothing twice
+    assert tool.reown_tree(str(tmp_path), *owners) == 0
+
+
+def test_old_and_new_ids_that_overlap_are_refused_before_any_file_moves():
+    migration = {"accounts": {"zoe": {"uid": 20001, "gid": 20001}}, "groups": {}}
+    users = {"zoe": tool.DirUser("zoe", "k", True, 20002, {"gidNumber": "20001"}, set())}
+    with pytest.raises(tool.PlanError, match="overlap"):
+        tool.id_maps(migration, users, {})
 
 
 def test_ad_dry_run_reports_and_writes_nothing(tmp_path):

@@ -27,9 +27,13 @@ def test_each_server_opens_what_it_serves_to_the_declared_zones_only(dep: Depart
     hostvars = inventory.script_inventory(dep)["_meta"]["hostvars"]
     for device in college.devices:
         served = hostvars[device.name].get("preau_served", [])
-        assert [s["name"] for s in served] == [s.name for s in services.served_by(device.role)]
+        assert [s["name"] for s in served] == [
+            s.name for s in services.served_by(device.role, college)
+        ]
         for entry in served:
-            (service,) = (s for s in services.served_by(device.role) if s.name == entry["name"])
+            (service,) = (
+                s for s in services.served_by(device.role, college) if s.name == entry["name"]
+            )
             wanted = {college.prefixes[z] for z in service.zones if z in college.prefixes}
             wanted |= set(service.remote_sources(dep))
             assert {IPNetwork(p) for p in entry["sources"]} == wanted
@@ -95,7 +99,7 @@ def test_each_monitored_host_watches_the_units_of_what_it_serves(dep: Departemen
     (app,) = college.devices_by_role("app-server")
     assert (
         set(hostvars[app.name]["preau_watched_units"])
-        == {s.unit for s in services.served_by("app-server") if s.unit}
+        == {s.unit for s in services.served_by("app-server", college) if s.unit}
         >= {"cups.service", "tftpd-hpa.service", "chrony.service"}
     )
     assert college.router is not None

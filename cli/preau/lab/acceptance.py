@@ -96,7 +96,7 @@ def _client(
         yield c
 
 
-def _zone_checks(dep: Departement, site: Site, zone: str, index: int, tmp: Path) -> list[Check]:
+def _zone_checks(dep: Departement, site: College, zone: str, index: int, tmp: Path) -> list[Check]:
     where = f"{zone} VLAN"
     try:
         with _client(dep, site, zone, index, tmp) as pc:
@@ -180,10 +180,10 @@ def _app_sha(site: Site, filename: str) -> str:
     return out.split()[0] if out else "missing"
 
 
-def _services(site: Site, zone: str, pc: clients.Client) -> Check:
-    offered = services.offered_to(zone)
+def _services(site: College, zone: str, pc: clients.Client) -> Check:
+    offered = services.offered_to(zone, site)
     seen, wrong = [], []
-    for service in services.COLLEGE_SERVICES:
+    for service in services.college_services(site):
         if service.proto != "tcp":
             continue  # UDP ones are checked by what they answer (time, boot)
         for server in services.servers(site, service):

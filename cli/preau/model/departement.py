@@ -168,6 +168,12 @@ class Site:
         return next(iter(self.devices_by_role("router")), None)
 
 
+# Where a collège's accounts live: "standalone", the file server's own (Samba's tdbsam), or
+# "ad", the collège's Active Directory domain, its file server the DC (preau.model.domain). The
+# file server's role, the router's zones and the servers' firewalls all follow this one field.
+DIRECTORIES = ("standalone", "ad")
+
+
 @dataclass(frozen=True, kw_only=True)
 class College(Site):
     """A collège: a site with a UAI code, pupils and rooms."""
@@ -175,6 +181,8 @@ class College(Site):
     uai: str
     pupils: int
     rooms: tuple[str, ...] = ()
+    # Where its accounts live: one of DIRECTORIES.
+    directory: str = "standalone"
     kind: str = "college"
 
 

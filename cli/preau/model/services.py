@@ -8,12 +8,12 @@ a boot file, the time source, an account group or the uplink's shaping class.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from netaddr import IPAddress, IPNetwork
 
-from preau.model.departement import Departement, Site
+from preau.model.departement import College, Departement, Site
 
 Proto = Literal["tcp", "udp"]
 
@@ -159,20 +159,29 @@ TIME = NTP
 ROUTER_UNITS = ("frr.service", "dnsmasq.service")
 
 
-def watched_units(role: str) -> list[str]:
+def college_services(college: College) -> tuple[Service, ...]:
+    """Every service the collège's devices offer: every collège's, and its DC's where its
+    accounts are in its AD domain (then SMB is the DC's own samba, not smbd)."""
+    if college.directory != "ad":
+        return COLLEGE_SERVICES
+    dc_smb = replace(SMB, unit=DC_UNIT)
+    return (*(dc_smb if s is SMB else s for s in COLLEGE_SERVICES), *DC_SERVICES)
+
+
+def watched_units(role: str, college: College) -> list[str]:
     """The systemd units a device of this role runs for its services (watched by node_exporter)."""
     own = list(ROUTER_UNITS) if role == "router" else []
-    return own + [s.unit for s in served_by(role) if s.unit]
+    return own + [s.unit for s in served_by(role, college) if s.unit]
 
 
-def served_by(role: str) -> list[Service]:
-    """The services a device of this role offers."""
-    return [s for s in COLLEGE_SERVICES if s.host_role == role]
+def served_by(role: str, college: College) -> list[Service]:
+    """The services the collège's devices of this role offer."""
+    return [s for s in college_services(college) if s.host_role == role]
 
 
-def offered_to(zone: str) -> list[Service]:
-    """The services a zone's hosts may reach."""
-    return [s for s in COLLEGE_SERVICES if zone in s.zones]
+def offered_to(zone: str, college: College) -> list[Service]:
+    """The services the collège's hosts in this zone may reach."""
+    return [s for s in college_services(college) if zone in s.zones]
 
 
 def servers(site: Site, service: Service) -> list[IPAddress]:
@@ -187,11 +196,12 @@ def servers(site: Site, service: Service) -> list[IPAddress]:
 
 # --- the collège's AD domain controller ------------------------------------------------------
 
-# What the file server serves besides SMB when it is the collège's DC (roles/file_server with
-# file_server_domain: ad): a PC joins the domain, finds the DC by DNS (SRV records), gets its
-# tickets, reads the directory. Kept out of COLLEGE_SERVICES while the model does not say which
-# collèges run a DC (the role variable decides): the inventory hands them to the file server
-# (preau_ad.dc_services) and the router opens them when a collège's DC is declared.
+# What the file server serves besides SMB when it is the collège's DC (a collège whose directory
+# is "ad": roles/file_server with file_server_domain: ad): a PC joins the domain, finds the DC by
+# DNS (SRV records), gets its tickets, reads the directory. `college_services` adds them for
+# such a collège: the router's zones and the file server's own firewall open them, to the
+# collège's user zones only.
+DC_UNIT = "samba-ad-dc.service"
 DC_SERVICES: tuple[Service, ...] = (
     Service(
         "dc-dns", "file-server", "udp", (53,), USER_ZONES, "DNS: the domain's zone, SRV records"

@@ -221,7 +221,9 @@ def linux_router(
     upstream = [str(a) for a in dep.services.dns if a not in own]
     if serves_dns and dep.services.upstream_dns:
         upstream = [str(a) for a in dep.services.upstream_dns]
-    policy = firewall.DATACENTRE_POLICY if site.kind == "datacentre" else firewall.COLLEGE_POLICY
+    policy = (
+        firewall.college_policy(site) if isinstance(site, College) else firewall.DATACENTRE_POLICY
+    )
     ntp = [str(a) for a in dep.services.ntp]
     chains = []
     for zone in [*zone_names, firewall.WAN]:

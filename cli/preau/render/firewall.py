@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from preau.model import services
+from preau.model.departement import College
 from preau.model.services import IPP, NTP, USER_ZONES
 
 WAN = "wan"
@@ -41,36 +42,48 @@ class Allow:
     from_roles: tuple[str, ...] = ()
 
 
-# Every collège service, from each zone allowed to reach it, to its own server only.
-_SERVICE_FLOWS = tuple(
-    Allow(zone, "servers", service.why, service.proto, service.ports, to_role=service.host_role)
-    for service in services.COLLEGE_SERVICES
-    for zone in service.zones
-)
-
-# Services read from the data centre (node_exporter): through the uplink, from the declared
-# data-centre hosts only, to the servers offering them. The router's own ones are on its input.
-_REMOTE_FLOWS = tuple(
-    Allow(
-        WAN,
-        "servers",
-        service.why,
-        service.proto,
-        service.ports,
-        to_role=service.host_role,
-        from_roles=service.remote_roles,
+def _service_flows(college: College) -> tuple[Allow, ...]:
+    """Every service of the collège, from each zone allowed to reach it, to its own server only."""
+    return tuple(
+        Allow(zone, "servers", service.why, service.proto, service.ports, to_role=service.host_role)
+        for service in services.college_services(college)
+        for zone in service.zones
     )
-    for service in services.COLLEGE_SERVICES
-    if service.remote_roles and service.host_role != "router"
-)
-# What the collège router itself serves to the data centre, opened on its input from the uplink.
+
+
+def _remote_flows(college: College) -> tuple[Allow, ...]:
+    """Services read from the data centre (node_exporter): through the uplink, from the declared
+    data-centre hosts only, to the servers offering them. The router's own are on its input."""
+    return tuple(
+        Allow(
+            WAN,
+            "servers",
+            service.why,
+            service.proto,
+            service.ports,
+            to_role=service.host_role,
+            from_roles=service.remote_roles,
+        )
+        for service in services.college_services(college)
+        if service.remote_roles and service.host_role != "router"
+    )
+
+
+# What the collège router itself serves to the data centre, opened on its input from the uplink
+# (the same in every collège: what it runs does not depend on where the accounts live).
 ROUTER_REMOTE_SERVICES = tuple(
-    s for s in services.served_by("router") if s.remote_roles and not s.zones
+    s
+    for s in services.COLLEGE_SERVICES
+    if s.host_role == "router" and s.remote_roles and not s.zones
 )
 
-COLLEGE_POLICY: tuple[Allow, ...] = (
-    *_SERVICE_FLOWS,
-    *_REMOTE_FLOWS,
+
+def college_policy(college: College) -> tuple[Allow, ...]:
+    """The collège router's zone policy: its services' flows, then every collège's own."""
+    return (*_service_flows(college), *_remote_flows(college), *_COLLEGE_FLOWS)
+
+
+_COLLEGE_FLOWS: tuple[Allow, ...] = (
     *(
         Allow(z, "servers", "ping the servers when a user reports a problem", icmp=True)
         for z in USER_ZONES

@@ -150,7 +150,9 @@ def _read_site(r: schema.Reader, data: schema.Node, stem: str) -> Site:
     )
     if kind == "datacentre":
         return Datacentre(**common)
-    return College(uai=s["uai"], pupils=s["pupils"], rooms=s["rooms"], **common)
+    return College(
+        uai=s["uai"], pupils=s["pupils"], rooms=s["rooms"], directory=s["directory"], **common
+    )
 
 
 def site_files(root: Path) -> tuple[list[Path], list[Problem]]:
@@ -276,6 +278,8 @@ def site_dict(site: Site) -> dict[str, Any]:
     d: dict[str, Any] = {"kind": site.kind, "slug": site.slug, "name": site.name}
     if isinstance(site, College):
         d.update(uai=site.uai, commune=site.commune, pupils=site.pupils, rooms=list(site.rooms))
+        if site.directory != "standalone":
+            d["directory"] = site.directory  # the default is left out: files stay as they were
     else:
         d["commune"] = site.commune
     d["asn"] = site.asn

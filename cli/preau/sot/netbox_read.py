@@ -359,6 +359,8 @@ def _site(
         uai=cf.get("uai") or "",
         pupils=cf.get("pupils") or 0,
         rooms=tuple(loc["name"] for loc in sorted(rooms, key=_pos)),
+        # a site from before the field (empty) is what every collège was then: standalone
+        directory=cf.get("directory") or "standalone",
         **common,
     )
 

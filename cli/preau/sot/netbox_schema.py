@@ -40,6 +40,12 @@ SITE_FIELDS = {
     "commune": ("text", "Commune", "Commune of the site"),
     "asn": ("integer", "ASN", "BGP AS number of the site router"),
     "preau_kind": ("text", "preau kind", "college or datacentre"),
+    "directory": (
+        "text",
+        "Directory",
+        "Where the collège's accounts live: standalone (its file server's own) or ad (its AD "
+        "domain, the file server its DC)",
+    ),
 }
 POSITION_FIELD = "preau_position"
 POSITION_TYPES = ("dcim.location", "dcim.device", "dcim.interface")

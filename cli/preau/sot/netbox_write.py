@@ -255,6 +255,7 @@ def _site_fields(site: Site) -> dict[str, Any]:
             "commune": site.commune,
             "asn": site.asn,
             "preau_kind": "college",
+            "directory": site.directory,
         }
     return {
         "uai": None,
@@ -262,6 +263,7 @@ def _site_fields(site: Site) -> dict[str, Any]:
         "commune": site.commune,
         "asn": site.asn,
         "preau_kind": "datacentre",
+        "directory": None,
     }
 
 

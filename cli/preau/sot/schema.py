@@ -25,6 +25,7 @@ import yaml
 from netaddr import IPAddress, IPNetwork
 
 from preau.errors import Problem
+from preau.model.departement import DIRECTORIES
 
 
 class Invalid(ValueError):
@@ -304,6 +305,7 @@ COLLEGE = Shape(
         "uai": Field(text, required=True),
         "pupils": Field(integer, default=0),
         "rooms": Field(list_of(text), default=()),
+        "directory": Field(one_of(*DIRECTORIES), default="standalone"),
     }
 )
 DATACENTRE = Shape(_SITE)

@@ -15,6 +15,7 @@ from netaddr import IPNetwork, valid_mac
 
 from preau.errors import Problem, ValidationFailed
 from preau.model import DEVICE_ROLES, VLAN_ROLES, College, Departement, Site, rules
+from preau.model.departement import DIRECTORIES
 from preau.model.domain import domain_problems
 from preau.model.uai import uai_problem
 
@@ -73,6 +74,9 @@ def _site_problems(dep: Departement, site: Site) -> list[Problem]:
         out += domain_problems(dep, site)
         if site.pupils < 0:
             out.append(Problem(obj, "pupils", "cannot be negative"))
+        if site.directory not in DIRECTORIES:
+            expected = " or ".join(DIRECTORIES)
+            out.append(Problem(obj, "directory", f"{site.directory!r}: expected {expected}"))
     supernet = dep.supernets.colleges if isinstance(site, College) else dep.supernets.datacentre
     if site.container not in supernet:
         out.append(
