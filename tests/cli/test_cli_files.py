@@ -42,8 +42,11 @@ def test_college_show_gives_the_ad_domain(preau, inventory_copy):
     args = ("college", "show", "clg-0929001j", "--source", "files", "--path", str(inventory_copy))
     r = preau(*args)
     assert r.exit_code == 0, r.output
-    assert "AD domain AD.CLG-0929001J.ENC.TEST (NetBIOS CLG0929001J)" in r.output
-    domain = json.loads(preau(*args, "--json").output)["domain"]
+    assert "AD domain (not in use: accounts are standalone) AD.CLG-0929001J.ENC.TEST" in r.output
+    assert "(NetBIOS CLG0929001J)" in r.output
+    shown = json.loads(preau(*args, "--json").output)
+    assert shown["directory"] == "standalone"
+    domain = shown["domain"]
     assert domain["dc_fqdn"] == "clg-0929001j-fs1.ad.clg-0929001j.enc.test"
     assert domain["dc_address"] == "198.18.2.130"
 

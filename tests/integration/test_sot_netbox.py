@@ -200,6 +200,22 @@ def test_a_modified_model_pushes_only_that_change(
     assert restored.created.get("device") == 1 and restored.updated.get("circuit") == 1
 
 
+def test_a_colleges_directory_is_a_site_field_read_back_as_pushed(
+    pushed: tuple[NetBoxSource, Departement, Any],
+) -> None:
+    src, dep, _ = pushed
+    first = replace(dep.colleges[0], directory="ad")
+    new = replace(dep, colleges=(first, *dep.colleges[1:]))
+    report = src.push(new)
+    try:
+        assert report.updated == {"site": 1}, report.details
+        assert src.read().colleges[0].directory == "ad"
+        assert not src.push(new).changed
+    finally:
+        restored = src.push(dep)
+    assert restored.updated == {"site": 1} and src.read().colleges[0].directory == "standalone"
+
+
 def test_changed_addressing_and_vlan_moves_objects(
     pushed: tuple[NetBoxSource, Departement, Any],
 ) -> None:

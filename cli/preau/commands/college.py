@@ -78,12 +78,18 @@ def show(
     domain = college_domain(dep, c)
     if json:
         # the site as stored, plus what the model derives from it (not stored anywhere)
-        print_json(files.site_dict(c) | {"domain": domain.to_dict() if domain else None})
+        print_json(
+            files.site_dict(c)
+            | {"directory": c.directory, "domain": domain.to_dict() if domain else None}
+        )
         return
     console.print(f"[bold]{c.name}[/] — UAI {c.uai}, {c.commune}, {c.pupils} élèves")
     if domain:
+        # the domain is derived for every collège; its file server runs it where the accounts
+        # are in it (directory: ad)
+        where = "in use" if c.directory == "ad" else "not in use: accounts are standalone"
         console.print(
-            f"AD domain {domain.realm} (NetBIOS {domain.netbios_domain}), DNS zone "
+            f"AD domain ({where}) {domain.realm} (NetBIOS {domain.netbios_domain}), DNS zone "
             f"{domain.dns_zone}, DC {domain.dc_fqdn} ({domain.dc_netbios_name}, "
             f"{domain.dc_address or 'no address'})"
         )
