@@ -55,6 +55,7 @@ from typing import Any
 
 import pytest
 import yaml
+from netaddr import IPAddress
 from typer.testing import CliRunner
 
 from fixtures.lab import Lab
@@ -65,6 +66,8 @@ from preau.images import build, recipes
 from preau.inventory import group_name
 from preau.lab import acceptance, clients, podman, topology, vm
 from preau.model import DHCP_VLAN_ROLES, College, services
+from preau.model.facts import gateway
+from preau.sot import open_source
 
 pytestmark = pytest.mark.lab
 
@@ -88,10 +91,11 @@ class Cli:
         return self.stdout[-4000:] + self.stderr[-2000:]
 
 
-def preau(*args: str, stream: bool = False) -> Cli:
+def preau(*args: str, stream: bool = False, env: dict[str, str] | None = None) -> Cli:
     proc = subprocess.run(
         [str(PREAU), *args, "--source", "files", "--json"],
         cwd=REPO, capture_output=True, text=True, check=False, timeout=1800,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     if stream:  # one JSON object per line
         lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
@@ -668,3 +672,103 @@ def test_a_pc_boots_the_published_image_from_the_network(
         pc.expect("login:", timeout=60)
     finally:
         pc.stop()
+
+
+# --- the collège becomes its own AD domain: kept last, the file server is its DC after it -------
+
+
+def _as_pc(lab: Lab, pc: str, command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """COMMAND in the PC's shell, a secret (if any) on its stdin, never on a command line."""
+    return podman.run(
+        "exec", "-i", lab.host(pc).container, "sh", "-c", command,
+        input=stdin.encode(), check=False,
+    )  # fmt: skip
+
+
+def test_the_college_becomes_its_domain_and_its_pupils_keep_their_logins_and_files(
+    lab: Lab, rollout: Rollout, tmp_path: Path
+) -> None:
+    """The collège's directory goes from standalone to ad in the source of truth and it is rolled
+    out again: the file server is migrated into the DC, the router and the server open the DC's
+    ports, and a pupil on a teaching PC gets a Kerberos ticket with the password she had, through
+    the router's DNS (the realm forwarded to the DC), and finds the homework she saved before."""
+    (login, password), _ = _pupils(lab)[:2]
+    pc = lab.one("pc").name
+    token = hashlib.sha256(os.urandom(16)).hexdigest()[:16]
+    lab.exec(pc, "sh", "-c", f"echo {token} > /tmp/devoir.txt")
+    auth = _auth_file(lab, pc, login, password)
+    put = _smb(lab, pc, auth, login, "put /tmp/devoir.txt devoir-avant-domaine.txt")
+    assert put.returncode == 0, put.stdout + put.stderr
+    # the source of truth says the collège's accounts are in its domain now
+    inventory = tmp_path / "inventory"
+    subprocess.run(["cp", "-r", str(REPO / "inventory"), str(inventory)], check=True)
+    site_file = inventory / "sites" / f"{lab.college}.yml"
+    data = yaml.safe_load(site_file.read_text())
+    site_file.write_text(yaml.safe_dump({**data, "directory": "ad"}, sort_keys=False))
+    env = {"PREAU_INVENTORY": str(inventory)}
+    shown = preau("college", "show", rollout.uai, env=env)
+    assert shown.lines and shown.lines[0]["directory"] == "ad"
+    domain = shown.lines[0]["domain"]
+    cli = preau(
+        "college", "rollout", rollout.uai, "--target", "lab", "--no-accept", stream=True, env=env
+    )
+    assert cli.code == 0, cli.stdout[-3000:] + cli.stderr[-2000:]
+    fs = lab.one("file-server").name
+    # migrated: the local accounts and the record of their password hashes are gone
+    assert (
+        lab.exec(fs, "grep", "-c", f"^{login}:", "/etc/passwd", check=False).stdout.strip() == "0"
+    )
+    record = lab.exec(fs, "test", "-e", "/var/lib/preau/standalone-accounts.json", check=False)
+    assert record.returncode != 0
+    assert lab.exec(fs, "systemctl", "is-active", "samba-ad-dc", check=False).stdout.strip() == (
+        "active"
+    )
+    # the PC asks the router for names (what its lease names), and knows the realm (what the PC
+    # image's client configuration gives it at boot)
+    dns = gateway(_site(lab), "teaching")
+    _as_pc(lab, pc, "cat > /etc/resolv.conf", f"search {domain['dns_zone']}\nnameserver {dns}\n")
+    krb5 = (
+        f"[libdefaults]\n default_realm = {domain['realm']}\n"
+        " dns_lookup_kdc = true\n rdns = false\n"
+    )
+    _as_pc(lab, pc, "cat > /etc/krb5.conf", krb5)
+    found = _as_pc(lab, pc, f"getent hosts {domain['dc_fqdn']}")
+    assert found.returncode == 0 and domain["dc_address"] in found.stdout, found.stderr
+    ticket = _as_pc(lab, pc, f"KRB5CCNAME=/tmp/cc-{login} kinit {login}", password + "\n")
+    assert ticket.returncode == 0, ticket.stderr
+    refused = _as_pc(lab, pc, f"KRB5CCNAME=/tmp/cc-x kinit {login}", "pas-le-bon\n")
+    assert refused.returncode != 0
+    # her homework, with the same password, from the same PC, is hers on the DC
+    got = _smb(lab, pc, auth, login, "get devoir-avant-domaine.txt /tmp/devoir-recu.txt")
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert lab.exec(pc, "cat", "/tmp/devoir-recu.txt").stdout.strip() == token
+    home = f"/srv/samba/homes/{login}/devoir-avant-domaine.txt"
+    owner = lab.exec(fs, "stat", "-c", "%u", home).stdout.strip()
+    uid = lab.exec(fs, "id", "-u", login).stdout.strip()
+    assert owner == uid and int(uid) >= 20000  # the domain's range (preau-samba-accounts)
+    # the DC's ports, as the router and the server open them: from a fresh client in each DHCP
+    # zone (a real lease), reached from the user zones, refused from the others
+    dep = open_source("files", inventory).read()
+    site = dep.college(rollout.uai)
+    assert site is not None and site.directory == "ad"
+    wrong: list[str] = []
+    for index, zone in enumerate(z for z in DHCP_VLAN_ROLES if z in site.prefixes):
+        offered = services.offered_to(zone, site)
+        mac = f"02:ce:77:00:06:{index:02x}"
+        with clients.client(site, dep, zone, mac, tmp_path) as client:
+            for service in services.DC_SERVICES:
+                if service.proto != "tcp":
+                    continue
+                for port in service.ports:
+                    is_open = clients.tcp_open(client, IPAddress(domain["dc_address"]), port)
+                    if is_open != (service in offered):
+                        wrong.append(
+                            f"{zone}: {service.name} {port} {'open' if is_open else 'shut'}"
+                        )
+    assert not wrong, f"the DC's ports, not as declared: {wrong}"
+    # a second rollout of the domain changes nothing
+    again = preau(
+        "college", "rollout", rollout.uai, "--target", "lab", "--no-accept", stream=True, env=env
+    )
+    assert again.code == 0, again.stdout[-3000:]
+    assert _ours(again, rollout.uai)["verdict"] == "nothing changed"

@@ -35,8 +35,9 @@ def test_domain_facts_follow_the_college_and_the_suffix(dep):
     assert d.dns_zone == f"ad.{c.slug}.{dep.services.domain}"
     assert d.realm == d.dns_zone.upper()
     assert d.netbios_domain == f"CLG{c.uai}"
-    assert d.dc_host == fs.name
-    assert d.dc_fqdn == f"{fs.name}.{d.dns_zone}"
+    # the DC's name in its zone is its NetBIOS name (what Samba registers), cut to 15
+    assert d.dc_host == d.dc_netbios_name.lower() and fs.name.startswith(d.dc_host)
+    assert d.dc_fqdn == f"{d.dc_host}.{d.dns_zone}"
     assert str(d.dc_address) == str(fs.primary_address.ip)
     assert d.base_dn == ",".join(f"DC={x}" for x in d.dns_zone.split("."))
     assert len(d.dc_netbios_name) <= NETBIOS_MAX
@@ -114,8 +115,15 @@ def test_the_dc_ports_open_where_the_directory_is_ad_in_the_router_and_the_serve
             for key in DC_PORTS:
                 # DNS udp/53 to the file server: only the DC serves it
                 assert (key in opened) == (is_dc and zone in services.USER_ZONES), (zone, key)
+        # the router forwards the domain's zone to the DC: it asks from its address beside it
+        (beside,) = [
+            str(i.address.ip) + "/32"
+            for i in c.router.interfaces
+            if i.address is not None and fs.primary_address.ip in i.address.cidr
+        ]
         for key in DC_PORTS:
-            assert (served.get(key) == users) if is_dc else key not in served, key
+            wanted = [*users, beside] if key[1] == 53 else users
+            assert (served.get(key) == wanted) if is_dc else key not in served, key
         # the DC's samba is the SMB unit node_exporter watches there
         unit = services.DC_UNIT if is_dc else services.SMB.unit
         assert hostvars["preau_watched_units"] == [unit]

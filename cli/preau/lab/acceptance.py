@@ -244,6 +244,10 @@ def pupils(fs: str) -> list[tuple[str, str]]:
     group = services.PROFILE_GROUPS["eleve"]
     entry = twin.exec_in(fs, "getent", "group", group, check=False).stdout.strip()
     members = set(entry.split(":")[-1].split(",")) if entry else set()
+    if members <= {""}:
+        # a DC: winbind lists no members of a domain group, the directory does
+        listed = twin.exec_in(fs, "samba-tool", "group", "listmembers", group, check=False)
+        members = set(listed.stdout.split()) if listed.returncode == 0 else set()
     raw = twin.exec_in(fs, "cat", PASSWORDS, check=False).stdout
     rows = csv.DictReader(raw.splitlines(), delimiter=";")
     return [(r["login"], r["mot de passe initial"]) for r in rows if r["login"] in members]

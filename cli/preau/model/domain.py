@@ -11,7 +11,8 @@ hosted by the collège's file server, which becomes its domain controller (DC).
 - **Realm**: the zone in upper case (Kerberos convention, Samba requires realm == zone).
 - **NetBIOS domain** `CLG<UAI>` (11 characters of the 15 allowed): what the standalone role
   already calls its workgroup, so a migrated server keeps its domain name.
-- **DC**: the collège's first file server; its NetBIOS name is its host name cut to 15.
+- **DC**: the collège's first file server; its NetBIOS name is its host name cut to 15, and its
+  name in the zone is that NetBIOS name (what Samba registers there).
 
 Not stored in NetBox yet: they are derived, so storing them would make a second copy. When a
 collège needs a domain name that is not the derived one (a migrated domain, a name chosen
@@ -171,7 +172,10 @@ def college_domain(dep: Departement, college: College) -> Domain | None:
         realm=zone.upper(),
         dns_zone=zone,
         netbios_domain=f"CLG{college.uai}".upper(),
-        dc_host=dc.name.lower(),
+        # Samba registers the DC in its zone under its NetBIOS name: a host name longer than 15
+        # characters (clg-0929001j-fs1) would be a dNSHostName without an address record, and a
+        # PC's ticket for cifs/<host> would name a host the zone does not hold
+        dc_host=netbios_name(dc.name).lower(),
         dc_netbios_name=netbios_name(dc.name),
         dc_address=device_address(dc),
     )

@@ -36,14 +36,35 @@ class Service:
     remote_roles: tuple[str, ...] = ()
     # The systemd unit serving it: node_exporter reports its state, an alert fires when it stops.
     unit: str = ""
+    # The collège router itself reaches it, from its address on the server's VLAN (its DNS
+    # forwards the domain's zone to the DC).
+    from_router: bool = False
 
     def sources(self, site: Site) -> list[IPNetwork]:
-        """The prefixes of the site's zones allowed to reach this service (plan order)."""
-        return [site.prefixes[z] for z in self.zones if z in site.prefixes]
+        """The prefixes of the site's zones allowed to reach this service (plan order), then the
+        router's address beside the servers when it is a client."""
+        out = [site.prefixes[z] for z in self.zones if z in site.prefixes]
+        if self.from_router:
+            out += router_beside(site, self.host_role)
+        return out
 
     def remote_sources(self, dep: Departement) -> list[IPNetwork]:
         """The data-centre hosts allowed to reach it from outside the collège (/32 each)."""
         return remote_hosts(dep, self.remote_roles)
+
+
+def router_beside(site: Site, role: str) -> list[IPNetwork]:
+    """The site router's address (/32) on the VLAN of its devices of ROLE: where the traffic it
+    sends them itself comes from."""
+    router = site.router
+    if router is None:
+        return []
+    servers = [d.primary_address for d in site.devices_by_role(role) if d.primary_address]
+    return [
+        IPNetwork(f"{i.address.ip}/32")
+        for i in router.interfaces
+        if i.address is not None and any(a.ip in i.address.cidr for a in servers)
+    ]
 
 
 def remote_hosts(dep: Departement, roles: tuple[str, ...]) -> list[IPNetwork]:
@@ -203,10 +224,26 @@ def servers(site: Site, service: Service) -> list[IPAddress]:
 # collège's user zones only.
 DC_UNIT = "samba-ad-dc.service"
 DC_SERVICES: tuple[Service, ...] = (
+    # the router's dnsmasq forwards the domain's zone to the DC: PCs ask the router, the router
+    # asks the DC from its own address beside it
     Service(
-        "dc-dns", "file-server", "udp", (53,), USER_ZONES, "DNS: the domain's zone, SRV records"
+        "dc-dns",
+        "file-server",
+        "udp",
+        (53,),
+        USER_ZONES,
+        "DNS: the domain's zone, SRV records",
+        from_router=True,
     ),
-    Service("dc-dns-tcp", "file-server", "tcp", (53,), USER_ZONES, "DNS over TCP (large answers)"),
+    Service(
+        "dc-dns-tcp",
+        "file-server",
+        "tcp",
+        (53,),
+        USER_ZONES,
+        "DNS over TCP (large answers)",
+        from_router=True,
+    ),
     Service(
         "kerberos", "file-server", "udp", (88, 464), USER_ZONES, "Kerberos tickets, password change"
     ),
