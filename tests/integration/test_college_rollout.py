@@ -738,10 +738,17 @@ def test_the_college_becomes_its_domain_and_its_pupils_keep_their_logins_and_fil
     assert ticket.returncode == 0, ticket.stderr
     refused = _as_pc(lab, pc, f"KRB5CCNAME=/tmp/cc-x kinit {login}", "pas-le-bon\n")
     assert refused.returncode != 0
-    # her homework, with the same password, from the same PC, is hers on the DC
-    got = _smb(lab, pc, auth, login, "get devoir-avant-domaine.txt /tmp/devoir-recu.txt")
+    # her homework, from the same PC, with her ticket (SMB over Kerberos to the DC by name)
+    share = f"//{domain['dc_fqdn']}/{login}"
+    got = _as_pc(
+        lab, pc, f"KRB5CCNAME=/tmp/cc-{login} smbclient {share} --use-kerberos=required "
+        "-c 'get devoir-avant-domaine.txt /tmp/devoir-recu.txt'",
+    )  # fmt: skip
     assert got.returncode == 0, got.stdout + got.stderr
     assert lab.exec(pc, "cat", "/tmp/devoir-recu.txt").stdout.strip() == token
+    # and with the same password over NTLMv2, as a PC not yet given the realm would
+    again = _smb(lab, pc, auth, login, "get devoir-avant-domaine.txt /tmp/devoir-ntlm.txt")
+    assert again.returncode == 0, again.stdout + again.stderr
     home = f"/srv/samba/homes/{login}/devoir-avant-domaine.txt"
     owner = lab.exec(fs, "stat", "-c", "%u", home).stdout.strip()
     uid = lab.exec(fs, "id", "-u", login).stdout.strip()
