@@ -261,9 +261,9 @@ DC_SERVICES: tuple[Service, ...] = (
     ),
     Service("rpc-epmap", "file-server", "tcp", (135,), USER_ZONES, "RPC endpoint mapper (joins)"),
 )
-# Samba's `rpc server dynamic port range` (its default), which the endpoint mapper hands out:
-# a Windows PC's join and group policies need it, Linux clients (sssd, winbind) do not.
-DC_RPC_RANGE = (49152, 65535)
+# Not opened: Samba's `rpc server dynamic port range` (49152-65535, its default), which the
+# endpoint mapper hands out. A Windows PC's join and group policies need it; Linux clients
+# (sssd, winbind) do not.
 
 
 # --- the network boot chain ----------------------------------------------------------------
