@@ -89,7 +89,13 @@ def think_ms(rps: float, connections: int, latency_ms: float) -> int:
     return max(0, round(connections * 1000 / rps - latency_ms))
 
 
+class Unreachable(ServiceError):
+    """Nothing answered wrk's first connection: the address is down for this segment."""
+
+
 def wrk(url: str, connections: int, seconds: float, think: int, password: str) -> dict[str, int]:
+    """One segment of load; Unreachable when the address refuses connections at its start
+    (wrk checks one connection before it starts, and exits on refusal)."""
     if shutil.which("wrk") is None:
         raise ServiceError(
             "wrk is not installed: run scripts/bootstrap (scripts/host-packages.txt)"
@@ -113,9 +119,18 @@ def wrk(url: str, connections: int, seconds: float, think: int, password: str) -
         cmd, env=env, capture_output=True, text=True, timeout=seconds + 30, check=False
     )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("{")), None)
+    if proc.returncode != 0 and proc.stderr.startswith("unable to connect"):
+        raise Unreachable(proc.stderr.strip())
     if proc.returncode != 0 or line is None:
         raise ServiceError(f"wrk failed (exit {proc.returncode}): {proc.stderr.strip()[:300]}")
     return dict(json.loads(line))
+
+
+def refused(connections: int, seconds: float) -> dict[str, int]:
+    """What wrk would have counted against a refusing address: every connection failed,
+    nothing served, over the segment's time."""
+    zero = ("requests", "bytes", "read", "write", "timeout", "bad", "p50_us", "p99_us")
+    return {"connect": connections, "duration_us": round(seconds * 1e6)} | dict.fromkeys(zero, 0)
 
 
 Sampler = Callable[[], tuple[int | None, int | None, int | None]]
@@ -145,7 +160,17 @@ def run(
         rps = traffic.peak_rps * mult
         conns = connections_for(rps)
         for _ in range(max(1, round(seconds / segment_s))):
-            out = wrk(url, conns, segment_s, think_ms(rps, conns, latency), password)
+            try:
+                out = wrk(url, conns, segment_s, think_ms(rps, conns, latency), password)
+            except Unreachable:
+                # Before any answer this is a wrong or stopped address: say so. Once the stack
+                # has answered, a refusal is an outage (a load balancer lost, its address not
+                # moved yet): the pupils' failed connections go in the series and the run goes
+                # on, so a game day measures the gap instead of ending on it.
+                if not any(s.requests for s in segments):
+                    raise
+                time.sleep(segment_s)  # the segment keeps its length: the series its clock
+                out = refused(conns, segment_s)
             dur = max(out["duration_us"] / 1e6, 1e-3)
             # `bad` counts HTTP >= 400 and lost sessions (wrk's own `status` counts the former)
             errors = out["connect"] + out["read"] + out["write"] + out["timeout"] + out["bad"]
