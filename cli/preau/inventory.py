@@ -7,6 +7,7 @@ executable inventories (inventory/preau.sh).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from preau.model import College, Departement, Device, Site, services
@@ -157,6 +158,13 @@ def build(dep: Departement) -> dict[str, Any]:
     for kind, groups in kinds.items():
         children[kind] = {"children": groups}
     return {"all": {"vars": services, "children": children}}
+
+
+def add_rosters(tree: dict[str, Any], rosters: Path) -> dict[str, Any]:
+    """Say where the rosters are (`preau_rosters_dir`): inventory/group_vars/file_server.yml
+    finds each collège's there, so they follow the files the inventory was read from."""
+    tree["all"]["vars"]["preau_rosters_dir"] = str(rosters)
+    return tree
 
 
 def script_inventory(dep: Departement) -> dict[str, Any]:

@@ -159,10 +159,14 @@ def _servers(
     source: str | None,
     on_event: OnEvent | None,
     hosts: list[str] | None = None,
+    path: Path | None = None,
 ) -> engine.Recap:
     env = dict(t.env)
     if source and t.kind == WHERE_SSH:
         env["PREAU_SOURCE"] = source
+    if path is not None:
+        # the inventory script reads the same files as the network stage (and their rosters)
+        env["PREAU_INVENTORY"] = str(path.resolve())
     return engine.run(
         PLAYBOOK,
         INVENTORY["production" if t.kind == WHERE_SSH else "lab"],
@@ -222,14 +226,15 @@ def _network_stage(
 
 
 def _servers_stage(
-    job: _Job, *, source: str | None, on_event: OnEvent | None, say: Say
+    job: _Job, *, source: str | None, path: Path | None, on_event: OnEvent | None, say: Say
 ) -> CollegeResult:
     assert job.target is not None
     slug = job.college.slug
     say(slug, "servers: playbooks/college.yml" + (" (check mode)" if job.check else ""))
     try:
         job.result.servers = _servers(
-            job.college, job.target, check=job.check, source=source, on_event=on_event,
+            job.college, job.target, check=job.check, source=source, path=path,
+            on_event=on_event,
             hosts=job.servers,
         )  # fmt: skip
     except PreauError as exc:
@@ -244,6 +249,7 @@ def run_many(
     action: str = "rollout",
     where: str = "auto",
     source: str | None = None,
+    path: Path | None = None,
     timeout: float = net_apply.CONFIRM_TIMEOUT,
     hosts: list[str] | None = None,
     parallel: int = PARALLEL,
@@ -273,7 +279,7 @@ def run_many(
 
     def servers(job: _Job) -> CollegeResult:
         try:
-            return done(_servers_stage(job, source=source, on_event=on_event, say=say))
+            return done(_servers_stage(job, source=source, path=path, on_event=on_event, say=say))
         except Exception as exc:  # noqa: BLE001 - a bug in one collège must not lose the others
             return done(failed(job.college, exc))
 

@@ -149,7 +149,9 @@ def rollout(
     todo = colleges(dep, keys or [], every)  # type: ignore[arg-type]
     check_hosts(todo, limit)
     action = "dry-run" if dry_run else "rollout"
-    kw: dict[str, Any] = {"action": action, "where": target, "source": source, "hosts": limit}
+    kw: dict[str, Any] = {
+        "action": action, "where": target, "source": source, "path": path, "hosts": limit,
+    }  # fmt: skip
     if json:
 
         def stream(college: str, ev: engine.Event) -> None:
@@ -229,7 +231,7 @@ def _exit_code(results: list[CollegeResult]) -> int:
 def _plan(key: str, target: str, source: str | None, path: object) -> CollegeResult:
     dep = _load(source, path)
     todo = colleges(dep, [key], False)  # type: ignore[arg-type]
-    return run_many(dep, todo, action="plan", where=target, source=source)[0]  # type: ignore[arg-type]
+    return run_many(dep, todo, action="plan", where=target, source=source, path=path)[0]  # type: ignore[arg-type]
 
 
 def _print_findings(result: CollegeResult, full: bool) -> None:

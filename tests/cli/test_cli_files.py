@@ -120,6 +120,29 @@ def test_inventory_script_for_ansible(inventory_copy):
     assert "@clg_0929003l" in out.stdout and "clg-0929003l-app1" in out.stdout
 
 
+def test_each_file_server_takes_its_roster_beside_the_files_the_inventory_read(inventory_copy):
+    """The roster a rollout imports is the one in the inventory it was given ($PREAU_INVENTORY,
+    what `--path` sets), resolved by Ansible through inventory/group_vars as a rollout does;
+    a collège with no roster there gets none, not the repository's."""
+    (inventory_copy / "rosters" / "0929002K.csv").write_text("classe;nom;prénom\n")
+    (inventory_copy / "rosters" / "0929001J.csv").unlink()
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PREAU_SOURCE": "files",
+           "PREAU_INVENTORY": str(inventory_copy), "HOME": str(inventory_copy),
+           "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json"}  # fmt: skip
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible"), "-i", str(REPO / "inventory" / "preau.sh"),
+         "clg-0929001j-fs1,clg-0929002k-fs1", "-m", "ansible.builtin.debug",
+         "-a", "var=file_server_roster_file"],
+        check=True, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    (play,) = json.loads(out.stdout)["plays"]
+    found = {host: r["file_server_roster_file"] for host, r in play["tasks"][0]["hosts"].items()}
+    assert found == {
+        "clg-0929001j-fs1": "",
+        "clg-0929002k-fs1": str(inventory_copy / "rosters" / "0929002K.csv"),
+    }
+
+
 def test_monitoring_targets_json_and_write(preau, inventory_copy, tmp_path):
     args = ("monitoring", "targets", "--source", "files", "--path", str(inventory_copy))
     r = preau(*args, "--json")

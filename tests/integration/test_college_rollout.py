@@ -66,6 +66,7 @@ from preau.images import build, recipes
 from preau.inventory import group_name
 from preau.lab import acceptance, clients, podman, topology, vm
 from preau.model import DHCP_VLAN_ROLES, College, services
+from preau.model.domain import netbios_name
 from preau.model.facts import gateway
 from preau.sot import open_source
 
@@ -685,8 +686,58 @@ def _as_pc(lab: Lab, pc: str, command: str, stdin: str = "") -> subprocess.Compl
     )  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def ad_inventory(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The source of truth's files (and the rosters beside them) with the twin's collège in its
+    domain: what the domain's tests roll out, through $PREAU_INVENTORY."""
+    inventory = tmp_path_factory.mktemp("ad") / "inventory"
+    subprocess.run(["cp", "-r", str(REPO / "inventory"), str(inventory)], check=True)
+    site_file = inventory / "sites" / f"{lab.college}.yml"
+    data = yaml.safe_load(site_file.read_text())
+    site_file.write_text(yaml.safe_dump({**data, "directory": "ad"}, sort_keys=False))
+    return inventory
+
+
+def _domain(uai: str, env: dict[str, str]) -> dict[str, str]:
+    shown = preau("college", "show", uai, env=env)
+    assert shown.lines and shown.lines[0]["directory"] == "ad", shown.tail()
+    return dict(shown.lines[0]["domain"])
+
+
+def _rollout_in(uai: str, env: dict[str, str]) -> Cli:
+    cli = preau("college", "rollout", uai, "--target", "lab", "--no-accept", stream=True, env=env)
+    assert cli.rc == 0, cli.tail()
+    return cli
+
+
+def _pc_in_domain(lab: Lab, pc: str, domain: dict[str, str]) -> None:
+    """The PC asks the router for names (what its lease names), and knows the realm (what the
+    PC image's client configuration gives it at boot)."""
+    dns = gateway(_site(lab), "teaching")
+    _as_pc(lab, pc, "cat > /etc/resolv.conf", f"search {domain['dns_zone']}\nnameserver {dns}\n")
+
+
+def _client_config(lab: Lab, pc: str, uai: str, env: dict[str, str], tmp_path: Path) -> None:
+    """What `preau college client-config` writes, put on the PC as an image would carry it."""
+    root = tmp_path / "pc-root"
+    wrote = preau("college", "client-config", uai, "--out", str(root), env=env)
+    assert wrote.rc == 0, wrote.tail()
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        name = "/" + str(file.relative_to(root))
+        mode = f"{file.stat().st_mode & 0o777:o}"
+        put = _as_pc(
+            lab, pc, f"mkdir -p {os.path.dirname(name)} && cat > {name} && chmod {mode} {name}",
+            file.read_text(),
+        )  # fmt: skip
+        assert put.returncode == 0, put.stderr
+
+
+def _kinit(lab: Lab, pc: str, login: str, password: str) -> subprocess.CompletedProcess[str]:
+    return _as_pc(lab, pc, f"KRB5CCNAME=/tmp/cc-{login} kinit {login}", password + "\n")
+
+
 def test_the_college_becomes_its_domain_and_its_pupils_keep_their_logins_and_files(
-    lab: Lab, rollout: Rollout, tmp_path: Path
+    lab: Lab, rollout: Rollout, ad_inventory: Path, tmp_path: Path
 ) -> None:
     """The collège's directory goes from standalone to ad in the source of truth and it is rolled
     out again: the file server is migrated into the DC, the router and the server open the DC's
@@ -700,19 +751,10 @@ def test_the_college_becomes_its_domain_and_its_pupils_keep_their_logins_and_fil
     put = _smb(lab, pc, auth, login, "put /tmp/devoir.txt devoir-avant-domaine.txt")
     assert put.returncode == 0, put.stdout + put.stderr
     # the source of truth says the collège's accounts are in its domain now
-    inventory = tmp_path / "inventory"
-    subprocess.run(["cp", "-r", str(REPO / "inventory"), str(inventory)], check=True)
-    site_file = inventory / "sites" / f"{lab.college}.yml"
-    data = yaml.safe_load(site_file.read_text())
-    site_file.write_text(yaml.safe_dump({**data, "directory": "ad"}, sort_keys=False))
+    inventory = ad_inventory
     env = {"PREAU_INVENTORY": str(inventory)}
-    shown = preau("college", "show", rollout.uai, env=env)
-    assert shown.lines and shown.lines[0]["directory"] == "ad"
-    domain = shown.lines[0]["domain"]
-    cli = preau(
-        "college", "rollout", rollout.uai, "--target", "lab", "--no-accept", stream=True, env=env
-    )
-    assert cli.rc == 0, cli.tail()
+    domain = _domain(rollout.uai, env)
+    _rollout_in(rollout.uai, env)
     fs = lab.one("file-server").name
     # migrated: the local accounts and the record of their password hashes are gone
     assert (
@@ -723,18 +765,11 @@ def test_the_college_becomes_its_domain_and_its_pupils_keep_their_logins_and_fil
     assert lab.exec(fs, "systemctl", "is-active", "samba-ad-dc", check=False).stdout.strip() == (
         "active"
     )
-    # the PC asks the router for names (what its lease names), and knows the realm (what the PC
-    # image's client configuration gives it at boot)
-    dns = gateway(_site(lab), "teaching")
-    _as_pc(lab, pc, "cat > /etc/resolv.conf", f"search {domain['dns_zone']}\nnameserver {dns}\n")
-    krb5 = (
-        f"[libdefaults]\n default_realm = {domain['realm']}\n"
-        " dns_lookup_kdc = true\n rdns = false\n"
-    )
-    _as_pc(lab, pc, "cat > /etc/krb5.conf", krb5)
+    _pc_in_domain(lab, pc, domain)
+    _client_config(lab, pc, rollout.uai, env, tmp_path)
     found = _as_pc(lab, pc, f"getent hosts {domain['dc_fqdn']}")
     assert found.returncode == 0 and domain["dc_address"] in found.stdout, found.stderr
-    ticket = _as_pc(lab, pc, f"KRB5CCNAME=/tmp/cc-{login} kinit {login}", password + "\n")
+    ticket = _kinit(lab, pc, login, password)
     assert ticket.returncode == 0, ticket.stderr
     refused = _as_pc(lab, pc, f"KRB5CCNAME=/tmp/cc-x kinit {login}", "pas-le-bon\n")
     assert refused.returncode != 0
@@ -774,8 +809,108 @@ def test_the_college_becomes_its_domain_and_its_pupils_keep_their_logins_and_fil
                         )
     assert not wrong, f"the DC's ports, not as declared: {wrong}"
     # a second rollout of the domain changes nothing
-    again = preau(
-        "college", "rollout", rollout.uai, "--target", "lab", "--no-accept", stream=True, env=env
+    assert _ours(_rollout_in(rollout.uai, env), rollout.uai)["verdict"] == "nothing changed"
+
+
+def _roster_logins(roster: Path) -> dict[str, int]:
+    """login -> line of the roster, as `preau roster plan` derives them."""
+    plan = preau("roster", "plan", str(roster))
+    assert plan.rc == 0, plan.tail()
+    return {a["login"]: a["line"] for a in plan.lines[0]["accounts"]}
+
+
+def test_a_new_school_year_moves_a_pupil_and_archives_a_leaver(
+    lab: Lab, rollout: Rollout, ad_inventory: Path
+) -> None:
+    """Next year's export of the school software, put where the rosters live beside the source
+    of truth, and a rollout: a pupil is in her new class, a leaver gets no ticket any more
+    and his files are in the staff-only archive, not deleted; the others keep their logins."""
+    env = {"PREAU_INVENTORY": str(ad_inventory)}
+    (mover, mover_password), (leaver, leaver_password), *_ = _pupils(lab)
+    pc, fs = lab.one("pc").name, lab.one("file-server").name
+    # the leaver's last piece of work, saved from a PC
+    token = hashlib.sha256(os.urandom(16)).hexdigest()[:16]
+    lab.exec(pc, "sh", "-c", f"echo {token} > /tmp/travail.txt")
+    put = _smb(
+        lab,
+        pc,
+        _auth_file(lab, pc, leaver, leaver_password),
+        leaver,
+        "put /tmp/travail.txt travail.txt",
     )
-    assert again.rc == 0, again.tail()
-    assert _ours(again, rollout.uai)["verdict"] == "nothing changed"
+    assert put.returncode == 0, put.stdout + put.stderr
+    roster = ad_inventory / "rosters" / f"{rollout.uai}.csv"
+    lines = roster.read_text(encoding="utf-8").splitlines()
+    where = _roster_logins(roster)
+    header = lines[0].split(";")
+    row = lines[where[mover] - 1].split(";")
+    new_class = "5Z"
+    row[header.index("classe")] = new_class
+    lines[where[mover] - 1] = ";".join(row)
+    del lines[where[leaver] - 1]
+    roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _rollout_in(rollout.uai, env)
+    new_group = services.CLASS_GROUP_PREFIX + new_class.lower()
+    members = lab.exec(fs, "samba-tool", "group", "listmembers", new_group)
+    assert mover in members.stdout.split(), members.stdout
+    domain = _domain(rollout.uai, env)
+    _pc_in_domain(lab, pc, domain)
+    assert _kinit(lab, pc, mover, mover_password).returncode == 0
+    refused = _kinit(lab, pc, leaver, leaver_password)
+    assert refused.returncode != 0 and "revoked" in refused.stderr, refused.stderr
+    archived = lab.exec(fs, "sh", "-c", f"ls -d /srv/samba/archives/{leaver}@*").stdout.split()
+    assert len(archived) == 1, archived
+    kept = lab.exec(fs, "cat", f"{archived[0]}/travail.txt").stdout.strip()
+    assert kept == token
+    group = lab.exec(fs, "stat", "-c", "%G", archived[0]).stdout.strip()
+    assert group.endswith(services.PROFILE_GROUPS["personnel"]), group
+    assert lab.exec(fs, "test", "-e", f"/srv/samba/homes/{leaver}", check=False).returncode != 0
+    # the rollover is done: the same roster again changes nothing
+    assert _ours(_rollout_in(rollout.uai, env), rollout.uai)["verdict"] == "nothing changed"
+
+
+def _admin_password(uai: str) -> str:
+    """The domain Administrator's password where the rollout made it (group_vars/file_server)."""
+    secrets = os.environ.get("PREAU_SECRETS") or str(Path.home() / ".local/share/preau/secrets")
+    return (Path(secrets) / "ad" / uai / "admin-password").read_text().split()[0]
+
+
+def test_a_linux_pc_joins_the_domain_and_sees_the_pupils_with_their_directory_ids(
+    lab: Lab, rollout: Rollout, ad_inventory: Path, tmp_path: Path
+) -> None:
+    """A teaching PC with the collège's client configuration joins the domain as the PC images
+    do (adcli, sssd): its machine account is in the directory, its keytab gets it a ticket, and
+    sssd resolves a pupil with the uid and groups the file server gives her files."""
+    env = {"PREAU_INVENTORY": str(ad_inventory)}
+    domain = _domain(rollout.uai, env)
+    pc, fs = lab.one("pc").name, lab.one("file-server").name
+    (login, _), *_ = _pupils(lab)
+    _pc_in_domain(lab, pc, domain)
+    _client_config(lab, pc, rollout.uai, env, tmp_path)
+    computer = netbios_name(pc)
+    join = _as_pc(
+        lab, pc,
+        f"adcli join --stdin-password --login-user=Administrator --domain={domain['dns_zone']} "
+        f"--computer-name={computer} --host-fqdn={pc}.{domain['dns_zone']}",
+        _admin_password(rollout.uai) + "\n",
+    )  # fmt: skip
+    assert join.returncode == 0, join.stdout + join.stderr
+    listed = lab.exec(fs, "samba-tool", "computer", "list").stdout.split()
+    assert f"{computer}$" in listed, listed
+    host_ticket = _as_pc(lab, pc, f"KRB5CCNAME=/tmp/cc-host kinit -k '{computer}$'")
+    assert host_ticket.returncode == 0, host_ticket.stderr
+    started = _as_pc(lab, pc, "systemctl restart sssd && sss_cache -E")
+    assert started.returncode == 0, started.stderr
+
+    def resolved() -> bool:
+        return _as_pc(lab, pc, f"getent passwd {login}").returncode == 0
+
+    _wait(f"sssd resolving {login} on {pc}", resolved, 60)
+    seen = _as_pc(lab, pc, f"getent passwd {login}").stdout.split(":")
+    uid = lab.exec(fs, "id", "-u", login).stdout.strip()
+    assert seen[2] == uid and int(uid) >= 20000, (seen, uid)
+    groups = _as_pc(lab, pc, f"id -Gn {login}").stdout.split()
+    assert services.PROFILE_GROUPS["eleve"] in groups, groups
+    # a rerun of the join is refused by nothing and changes nothing: the account is there
+    again = _as_pc(lab, pc, f"adcli testjoin --domain={domain['dns_zone']}")
+    assert again.returncode == 0, again.stderr

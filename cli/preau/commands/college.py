@@ -204,6 +204,67 @@ def diagram(
     console.print(f"wrote {out}")
 
 
+@app.command("client-config")
+def client_config(
+    college: Annotated[str, typer.Argument(help="Slug or UAI.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the files under this folder (a PC's root, an image's)."),
+    ] = None,
+    source: Source = None,
+    path: InventoryPath = None,
+    dry_run: DryRun = False,
+    json: Json = False,
+) -> None:
+    """A PC's configuration for the collège's domain (Kerberos realm, sssd): printed, or written
+    under --out with the modes sssd wants. Only for a collège whose directory is `ad`."""
+    from preau.model.domain import college_domain
+    from preau.output import console, print_json
+    from preau.render.client import client_files, mode
+    from preau.sot import open_source
+
+    dep = open_source(source, path).read()
+    c = dep.college(college)
+    if c is None:
+        raise BadInput(f"no collège {college!r} (try `preau college list`)")
+    domain = college_domain(dep, c) if c.directory == "ad" else None
+    if domain is None:
+        why = "no file server to be its DC" if c.directory == "ad" else "directory standalone"
+        raise BadInput(
+            f"college {c.slug}: directory: its PCs have no domain to join ({why}; "
+            "set `directory: ad` in the source of truth)"
+        )
+    files = client_files(domain)
+    if json and out is None:
+        print_json(files)
+        return
+    if out is None:
+        for name, text in files.items():
+            console.rule(f"/{name}")
+            console.print(text, markup=False, highlight=False, end="")
+        return
+    changed = [n for n, text in files.items() if _differs(out / n, text, mode(n))]
+    for name in changed:
+        if not dry_run:
+            target = out / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(files[name])
+            target.chmod(mode(name))
+    if json:
+        print_json({"changed": changed, "dry_run": dry_run})
+    elif not changed:
+        console.print("nothing to change")
+    else:
+        verb = "would write" if dry_run else "wrote"
+        console.print("\n".join(f"{verb} {out / n}" for n in changed))
+
+
+def _differs(target: Path, text: str, wanted_mode: int) -> bool:
+    if not target.is_file():
+        return True
+    return target.read_text() != text or (target.stat().st_mode & 0o777) != wanted_mode
+
+
 @app.command()
 def add(
     uai: Annotated[str, typer.Option(help="UAI code: 7 digits and the check letter.")],

@@ -25,6 +25,8 @@ def script(source: Source = None, path: InventoryPath = None) -> None:
     """The `--list` format for executable inventories (used by inventory/preau.sh)."""
     from preau import inventory
     from preau.output import print_json
-    from preau.sot import open_source
+    from preau.sot import open_source, rosters_dir
 
-    print_json(inventory.script_inventory(open_source(source, path).read()))
+    tree = inventory.build(open_source(source, path).read())
+    inventory.add_rosters(tree, rosters_dir(path))
+    print_json(inventory.script_format(tree))

@@ -260,6 +260,11 @@ def shell(host: Annotated[str, typer.Argument(help="Device name (or container na
     os.execvpe(argv[0], argv, env)
 
 
+def _env_inventory() -> Path | None:
+    env = os.environ.get("PREAU_INVENTORY")
+    return Path(env) if env else None
+
+
 @app.command("inventory")
 def lab_inventory(
     college: Colleges = None,
@@ -285,17 +290,21 @@ def lab_inventory(
     from preau.lab import twin as lab_twin
     from preau.netbox_local.paths import state_root
     from preau.output import print_json
+    from preau.sot import rosters_dir
 
     last = lab_twin.remembered() or {}
+    # a rollout's --path reaches this script as $PREAU_INVENTORY: it wins over `up`'s
+    chosen = path or _env_inventory() or (Path(last["path"]) if last.get("path") else None)
     dep, plan = _plan(
         college or last.get("colleges"),
         pcs if pcs is not None else last.get("pcs", 2),
         printers if printers is not None else last.get("printers", 1),
         ent_apps if ent_apps is not None else last.get("ent_apps", 1),
         source or last.get("source"),
-        path or (Path(last["path"]) if last.get("path") else None),
+        chosen,
         bool(last.get("egress")),
         bool(last.get("monitoring")),
     )
     tree = lab_targets.ansible_inventory(dep, plan, lab_targets.operator_key(state_root()))
+    inventory.add_rosters(tree, rosters_dir(chosen))
     print_json(inventory.script_format(tree) if script else tree)

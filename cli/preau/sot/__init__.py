@@ -87,6 +87,12 @@ def default_inventory() -> Path:
     return Path(env) if env else repo_root() / "inventory"
 
 
+def rosters_dir(path: Path | None = None) -> Path:
+    """The collèges' rosters (`<UAI>.csv`, the school software's export): beside the embedded
+    files, and there still when NetBox holds the département (NetBox keeps no roster)."""
+    return (path or default_inventory()) / "rosters"
+
+
 def open_source(
     kind: str | None = None, path: Path | None = None, *, changes: bool = False
 ) -> SourceOfTruth:
