@@ -51,6 +51,42 @@ def test_college_show_gives_the_ad_domain(preau, inventory_copy):
     assert domain["dc_address"] == "198.18.2.130"
 
 
+def test_client_config_only_for_a_domain_then_written_once_with_sssds_mode(
+    preau, inventory_copy, tmp_path
+):
+    """A standalone collège has no domain to join (exit 2, nothing written); once its directory
+    is ad, the PC files name the realm `college show` gives, sssd's root-only, and a second
+    write changes nothing. (The twin proves a PC joins with them.)"""
+    args = (
+        "college",
+        "client-config",
+        "0929001J",
+        "--source",
+        "files",
+        "--path",
+        str(inventory_copy),
+    )
+    out = tmp_path / "root"
+    r = preau(*args, "--out", str(out))
+    assert r.exit_code == 2 and "college clg-0929001j: directory" in r.output, r.output
+    assert not out.exists()
+    site = inventory_copy / "sites" / "clg-0929001j.yml"
+    site.write_text(site.read_text() + "directory: ad\n")
+    show = ("college", "show", "0929001J", "--source", "files", "--path", str(inventory_copy))
+    realm = json.loads(preau(*show, "--json").output)["domain"]["realm"]
+    r = preau(*args, "--out", str(out), "--dry-run")
+    assert r.exit_code == 0 and "would write" in r.output and not out.exists(), r.output
+    r = preau(*args, "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert f"default_realm = {realm}" in (out / "etc/krb5.conf").read_text()
+    sssd = out / "etc/sssd/sssd.conf"
+    assert f"krb5_realm = {realm}" in sssd.read_text()
+    assert sssd.stat().st_mode & 0o777 == 0o600
+    assert "nothing to change" in preau(*args, "--out", str(out)).output
+    files = json.loads(preau(*args, "--json").output)
+    assert sorted(files) == ["etc/krb5.conf", "etc/sssd/sssd.conf"]
+
+
 def test_a_realm_that_is_not_a_dns_name_is_bad_input(preau, inventory_copy):
     dep = inventory_copy / "departement.yml"
     dep.write_text(dep.read_text().replace("domain: enc.test", "domain: enc_test", 1))

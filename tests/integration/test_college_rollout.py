@@ -730,6 +730,9 @@ def _client_config(lab: Lab, pc: str, uai: str, env: dict[str, str], tmp_path: P
             file.read_text(),
         )  # fmt: skip
         assert put.returncode == 0, put.stderr
+    # sssd's own checker on the PC: the file, its mode, its options
+    checked = _as_pc(lab, pc, "sssctl config-check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def _kinit(lab: Lab, pc: str, login: str, password: str) -> subprocess.CompletedProcess[str]:
@@ -814,9 +817,12 @@ def test_the_college_becomes_its_domain_and_its_pupils_keep_their_logins_and_fil
 
 def _roster_logins(roster: Path) -> dict[str, int]:
     """login -> line of the roster, as `preau roster plan` derives them."""
-    plan = preau("roster", "plan", str(roster))
-    assert plan.rc == 0, plan.tail()
-    return {a["login"]: a["line"] for a in plan.lines[0]["accounts"]}
+    plan = subprocess.run(
+        [str(PREAU), "roster", "plan", str(roster), "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    return {a["login"]: a["line"] for a in json.loads(plan.stdout)["accounts"]}
 
 
 def test_a_new_school_year_moves_a_pupil_and_archives_a_leaver(

@@ -13,16 +13,29 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from preau.ent.hosts import Hosts
 from preau.errors import BadInput, ServiceError
 
 KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
-PG_NODE_DATA = "/var/lib/postgresql/15/ent"  # roles/ent_portal vars: _ent_portal_pg_node_data
-SENTINEL_CONF = "/var/lib/redis/sentinel-ent.conf"  # _ent_portal_sentinel_conf
+# Where the role puts the parts' state: its own vars, read rather than copied here.
+ROLE_VARS = Path(__file__).resolve().parents[3] / "roles" / "ent_portal" / "vars" / "main.yml"
 SENTINEL_PORT = 26379
 MASTER_NAME = "ent-sessions"
+
+
+@cache
+def role_path(var: str) -> str:
+    """A path the ent_portal role sets in its vars (`_ent_portal_pg_node_data`...)."""
+    import yaml
+
+    value = (yaml.safe_load(ROLE_VARS.read_text()) or {}).get(var)
+    if not isinstance(value, str) or not value.startswith("/") or "{{" in value:
+        raise ServiceError(f"{ROLE_VARS}: {var}: expected a literal absolute path, got {value!r}")
+    return value
 
 
 @dataclass
@@ -89,7 +102,7 @@ def database(hosts: Hosts, addrs: Iterable[str]) -> Part | None:
             hosts,
             addr,
             ["runuser", "-u", "postgres", "--", "pg_autoctl", "show", "state",
-             "--pgdata", PG_NODE_DATA, "--json"],
+             "--pgdata", role_path("_ent_portal_pg_node_data"), "--json"],
         )  # fmt: skip
         if not out:
             continue
@@ -136,12 +149,13 @@ def _fields(text: str) -> dict[str, str]:
 def sessions(hosts: Hosts, addrs: Iterable[str]) -> Part | None:
     """The sentinels' master, each replica's link and how many bytes it is behind."""
     for addr in addrs:
-        conf = _try(hosts, addr, ["test", "-f", SENTINEL_CONF])
+        sentinel_conf = role_path("_ent_portal_sentinel_conf")
+        conf = _try(hosts, addr, ["test", "-f", sentinel_conf])
         if conf is None:
             continue
         ask = f"-p {SENTINEL_PORT} SENTINEL"
-        master = _try(hosts, addr, _redis_cli(SENTINEL_CONF, ask, "master", MASTER_NAME))
-        replicas = _try(hosts, addr, _redis_cli(SENTINEL_CONF, ask, "replicas", MASTER_NAME))
+        master = _try(hosts, addr, _redis_cli(sentinel_conf, ask, "master", MASTER_NAME))
+        replicas = _try(hosts, addr, _redis_cli(sentinel_conf, ask, "replicas", MASTER_NAME))
         if not master:
             continue
         info = _fields(master)

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from preau.ent import failover, report
+from preau.ent import failover, parts, report
 
 testinfra_hosts = ["preau-entha-lb1"]
 SECRETS = Path(os.environ.get("PREAU_ENT_SECRETS") or Path.home() / ".cache/preau/ent")
 LBS = ("preau-entha-lb1", "preau-entha-lb2")
 REDIS = LBS  # the scenario's redis group
 DATABASES = LBS  # and its database group (pg_auto_failover nodes; the monitor is on app1)
-PG_NODE_DATA = "/var/lib/postgresql/15/ent"
+PG_NODE_DATA = parts.role_path("_ent_portal_pg_node_data")
 APPS = ("preau-entha-app1", "preau-entha-app2")
 # bench/ent_failover points this at its own file to collect the drills of several runs
 RESULTS = Path(
