@@ -855,7 +855,13 @@ def test_a_new_school_year_moves_a_pupil_and_archives_a_leaver(
     lines[where[mover] - 1] = ";".join(row)
     del lines[where[leaver] - 1]
     roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    _rollout_in(rollout.uai, env)
+    # with --path, not $PREAU_INVENTORY: the servers stage reads the same files (and their
+    # rosters) as the network stage, or the mover would stay in her class
+    moved = preau(
+        "college", "rollout", rollout.uai, "--target", "lab", "--no-accept",
+        "--path", str(ad_inventory), stream=True,
+    )  # fmt: skip
+    assert moved.rc == 0, moved.tail()
     new_group = services.CLASS_GROUP_PREFIX + new_class.lower()
     members = lab.exec(fs, "samba-tool", "group", "listmembers", new_group)
     assert mover in members.stdout.split(), members.stdout
