@@ -12,9 +12,17 @@ from preau.commands.options import DryRun, InventoryPath, Json, Source
 from preau.errors import BadInput
 
 if TYPE_CHECKING:
-    from preau.model import College
+    from preau.model import College, Departement
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def _college(dep: Departement, key: str) -> College:
+    """The collège a command names (slug or UAI); bad input when there is none."""
+    c = dep.college(key)
+    if c is None:
+        raise BadInput(f"no collège {key!r} (try `preau college list`)")
+    return c
 
 
 def _summary(c: College) -> dict[str, Any]:
@@ -72,9 +80,7 @@ def show(
     from preau.sot import files, open_source
 
     dep = open_source(source, path).read()
-    c = dep.college(college)
-    if c is None:
-        raise BadInput(f"no collège {college!r} (try `preau college list`)")
+    c = _college(dep, college)
     domain = college_domain(dep, c)
     if json:
         # the site as stored, plus what the model derives from it (not stored anywhere)
@@ -157,9 +163,7 @@ def status(
     from preau.sot.validate import check
 
     dep = check(open_source(source, path).read())
-    c = dep.college(college)
-    if c is None:
-        raise BadInput(f"no collège {college!r} (try `preau college list`)")
+    c = _college(dep, college)
     if plot is not None and plot.suffix != ".png":
         raise BadInput(f"--plot {plot}: the picture is a PNG (end the name in .png)")
     (state,) = monitoring.states(dep, prometheus_url, [c])
@@ -195,9 +199,7 @@ def diagram(
     from preau.sot import open_source
 
     dep = open_source(source, path).read()
-    c = dep.college(college)
-    if c is None:
-        raise BadInput(f"no collège {college!r} (try `preau college list`)")
+    c = _college(dep, college)
     if out.name == "college.png":
         out = out.with_name(f"{c.slug}.png")
     render_png(site_dot(dep, c), out)
@@ -218,15 +220,14 @@ def client_config(
 ) -> None:
     """A PC's configuration for the collège's domain (Kerberos realm, sssd): printed, or written
     under --out with the modes sssd wants. Only for a collège whose directory is `ad`."""
+    from preau import writes
     from preau.model.domain import college_domain
     from preau.output import console, print_json
-    from preau.render.client import client_files, mode
+    from preau.render.client import MODES, client_files
     from preau.sot import open_source
 
     dep = open_source(source, path).read()
-    c = dep.college(college)
-    if c is None:
-        raise BadInput(f"no collège {college!r} (try `preau college list`)")
+    c = _college(dep, college)
     domain = college_domain(dep, c) if c.directory == "ad" else None
     if domain is None:
         why = "no file server to be its DC" if c.directory == "ad" else "directory standalone"
@@ -243,13 +244,7 @@ def client_config(
             console.rule(f"/{name}")
             console.print(text, markup=False, highlight=False, end="")
         return
-    changed = [n for n, text in files.items() if _differs(out / n, text, mode(n))]
-    for name in changed:
-        if not dry_run:
-            target = out / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(files[name])
-            target.chmod(mode(name))
+    changed = (writes.stale if dry_run else writes.write_changed)(out, files, MODES)
     if json:
         print_json({"changed": changed, "dry_run": dry_run})
     elif not changed:
@@ -257,12 +252,6 @@ def client_config(
     else:
         verb = "would write" if dry_run else "wrote"
         console.print("\n".join(f"{verb} {out / n}" for n in changed))
-
-
-def _differs(target: Path, text: str, wanted_mode: int) -> bool:
-    if not target.is_file():
-        return True
-    return target.read_text() != text or (target.stat().st_mode & 0o777) != wanted_mode
 
 
 @app.command()

@@ -260,11 +260,6 @@ def shell(host: Annotated[str, typer.Argument(help="Device name (or container na
     os.execvpe(argv[0], argv, env)
 
 
-def _env_inventory() -> Path | None:
-    env = os.environ.get("PREAU_INVENTORY")
-    return Path(env) if env else None
-
-
 @app.command("inventory")
 def lab_inventory(
     college: Colleges = None,
@@ -290,11 +285,11 @@ def lab_inventory(
     from preau.lab import twin as lab_twin
     from preau.netbox_local.paths import state_root
     from preau.output import print_json
-    from preau.sot import rosters_dir
+    from preau.sot import env_inventory, rosters_dir
 
     last = lab_twin.remembered() or {}
     # a rollout's --path reaches this script as $PREAU_INVENTORY: it wins over `up`'s
-    chosen = path or _env_inventory() or (Path(last["path"]) if last.get("path") else None)
+    chosen = path or env_inventory() or (Path(last["path"]) if last.get("path") else None)
     dep, plan = _plan(
         college or last.get("colleges"),
         pcs if pcs is not None else last.get("pcs", 2),

@@ -36,6 +36,7 @@ def targets(
     """Every router and server of every collège, and the ENT, as Prometheus targets."""
     from rich.table import Table
 
+    from preau import writes
     from preau.monitoring import targets as tg
     from preau.output import console, print_json
     from preau.sot import open_source
@@ -44,11 +45,7 @@ def targets(
     dep = check(open_source(source, path).read())
     if write is not None:
         if dry_run:
-            current = {
-                n: (write / n).read_text(encoding="utf-8") if (write / n).is_file() else None
-                for n in tg.files(dep)
-            }
-            stale = [n for n, text in tg.files(dep).items() if current[n] != text]
+            stale = writes.stale(write, tg.files(dep))
             console.print(f"would write {', '.join(stale) or 'nothing'} in {write}")
             return
         changed = tg.write(dep, write)

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from preau.model import College, Departement, Device, Site, services
+from preau.writes import write_changed
 
 NODE_JOB = "node"
 ENT_JOB = "ent-haproxy"
@@ -142,15 +143,5 @@ def files(dep: Departement) -> dict[str, str]:
 
 def write(dep: Departement, directory: Path) -> list[str]:
     """Write the files into directory, only those whose content changed (names written)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    changed = []
-    for name, text in files(dep).items():
-        path = directory / name
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
-            continue
-        # written then renamed: Prometheus never reads half a file
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        changed.append(name)
-    return changed
+    # written then renamed (preau.writes): Prometheus never reads half a file
+    return write_changed(directory, files(dep))

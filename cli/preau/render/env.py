@@ -1,4 +1,5 @@
-"""The one Jinja2 environment for network templates, shared by `preau net`, goldens and tests."""
+"""The one Jinja2 environment for preau's templates (network configs, PC client files), shared by
+`preau net`, goldens and tests; one per template folder."""
 
 from __future__ import annotations
 

@@ -81,10 +81,15 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[3]
 
 
+def env_inventory() -> Path | None:
+    """$PREAU_INVENTORY: the embedded files a caller (a rollout's --path) chose, or None."""
+    env = os.environ.get("PREAU_INVENTORY")
+    return Path(env) if env else None
+
+
 def default_inventory() -> Path:
     """The embedded département: $PREAU_INVENTORY, else the repo's inventory/."""
-    env = os.environ.get("PREAU_INVENTORY")
-    return Path(env) if env else repo_root() / "inventory"
+    return env_inventory() or repo_root() / "inventory"
 
 
 def rosters_dir(path: Path | None = None) -> Path:
