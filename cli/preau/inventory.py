@@ -52,6 +52,7 @@ def _site_vars(dep: Departement, site: Site) -> dict[str, Any]:
             "script": services.BOOT.script,
             "menu": services.BOOT.menu,
             "http_dir": services.BOOT.http_dir,
+            "client_dir": services.BOOT.client_dir,
             "http_port": services.HTTP_BOOT.ports[0],
         }
         out["preau_time_clients"] = [str(p) for p in services.TIME.sources(site)]

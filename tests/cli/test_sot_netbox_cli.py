@@ -14,7 +14,7 @@ from preau.errors import PreauError
 from preau.model.uai import make_uai
 from preau.netbox_local import NetBoxSettings, service
 from preau.sot import files
-from preau.sot.netbox_schema import SITE_FIELDS
+from preau.sot.netbox_schema import LOCATION_FIELDS, SITE_FIELDS
 
 pytestmark = pytest.mark.netbox
 
@@ -60,8 +60,9 @@ def nb(netbox_service: NetBoxSettings) -> Iterator[Run]:
 def test_setup_then_setup_again(nb: Run) -> None:
     first = nb("netbox", "setup", "--json")
     assert first.exit_code == 0, first.output
-    # the site fields and the position field
-    assert first.json()["created"]["custom-field"] == len(SITE_FIELDS) + 1  # type: ignore[index]
+    # the site's and the room's fields, and the position field
+    created = first.json()["created"]["custom-field"]  # type: ignore[index]
+    assert created == len(SITE_FIELDS) + len(LOCATION_FIELDS) + 1
     again = nb("netbox", "setup")
     assert again.exit_code == 0 and "nothing to change" in again.output
 

@@ -645,36 +645,6 @@ def test_the_uplink_loaded_past_80_percent_fires_and_resolves(
                             uai=rollout.uai))  # fmt: skip
 
 
-# --- a PC boots from the network ---------------------------------------------------------------
-
-BOOT_IMAGE = "poste-leger"
-
-
-def test_a_pc_boots_the_published_image_from_the_network(
-    lab: Lab, rollout: Rollout, tmp_path: Path
-) -> None:
-    """A qemu PC on the teaching VLAN: DHCP from the router, iPXE, the published menu, the
-    kernel, initrd and root filesystem over HTTP from the app server, to a login prompt whose
-    banner names the image and build the app server published."""
-    recipe = recipes.recipe(BOOT_IMAGE)
-    folder = build.output_dir(recipe)
-    assert build.verify(folder), f"{BOOT_IMAGE} is not built (scripts/test builds it)"
-    hosts = [(f"@podman/{lab.host(lab.one('app-server').name).container}", {})]
-    env = {"CONTAINERS_CONF": podman.env()["CONTAINERS_CONF"]}
-    site = _site(lab)
-    images.publish(hosts, env, site.name, BOOT_IMAGE, folder, recipe.description, default=True)
-    again = images.publish(hosts, env, site.name, BOOT_IMAGE, folder, recipe.description)
-    assert again.changed() == [], "a second publication copied or rewrote something"
-    pc = vm.boot(lab.dep, site, "teaching", "02:ce:77:00:05:01", "bootpc1", tmp_path)
-    try:
-        pc.expect(f"{folder.name}/vmlinuz", timeout=180)  # iPXE loads what was published
-        pc.expect("filesystem.squashfs' saved", timeout=600)  # live-boot fetched the root
-        pc.expect(f"Image {BOOT_IMAGE} {recipe.key}", timeout=1200)  # /etc/issue, then
-        pc.expect("login:", timeout=60)
-    finally:
-        pc.stop()
-
-
 # --- the collège becomes its own AD domain: kept last, the file server is its DC after it -------
 
 
@@ -926,3 +896,128 @@ def test_a_linux_pc_joins_the_domain_and_sees_the_pupils_with_their_directory_id
     # a rerun of the join is refused by nothing and changes nothing: the account is there
     again = _as_pc(lab, pc, f"adcli testjoin --domain={domain['dns_zone']}")
     assert again.returncode == 0, again.stderr
+
+
+# --- a pupil at a network-booted PC: kept last, it needs the collège's domain -----------------
+
+BOOT_IMAGE = "poste-leger"
+
+
+def _publish(lab: Lab) -> tuple[recipes.Recipe, Path]:
+    """The image the tests boot, put on the collège's app server as `preau image publish` does;
+    a second publication changes nothing."""
+    recipe = recipes.recipe(BOOT_IMAGE)
+    folder = build.output_dir(recipe)
+    assert build.verify(folder), f"{BOOT_IMAGE} is not built (scripts/test builds it)"
+    hosts = [(f"@podman/{lab.host(lab.one('app-server').name).container}", {})]
+    env = {"CONTAINERS_CONF": podman.env()["CONTAINERS_CONF"]}
+    site = _site(lab)
+    images.publish(hosts, env, site, BOOT_IMAGE, folder, recipe.description, default=True)
+    again = images.publish(hosts, env, site, BOOT_IMAGE, folder, recipe.description)
+    assert again.changed() == [], "a second publication copied or rewrote something"
+    return recipe, folder
+
+
+# nftables on the file server: its SMB port refused, the rest (Kerberos, DNS) still answering
+SMB_REFUSED = (
+    "add table inet preau_test; "
+    "add chain inet preau_test in { type filter hook input priority -10; }; "
+    "add rule inet preau_test in tcp dport 445 reject with tcp reset"
+)
+
+
+def _in_session(pc: vm.PcVm, command: str, timeout: float = 120) -> str:
+    rc, out = pc.run(command, timeout)
+    assert rc == 0, f"{command!r} in the session: exit {rc}\n{out}"
+    return out
+
+
+def test_a_pupil_logs_in_on_a_network_booted_pc_to_her_roaming_home_and_only_hers(
+    lab: Lab, rollout: Rollout, ad_inventory: Path, tmp_path: Path
+) -> None:
+    """A qemu PC on the teaching VLAN boots from the network (the router's DHCP, iPXE, the menu
+    the app server publishes, kernel, initrd and root filesystem over HTTP) to a login prompt
+    whose banner names the published build, fetches its collège's client configuration, and a
+    pupil logs in with her own password: she finds the homework she saved from another PC, and
+    what she writes is on the file server, hers. A wrong password is refused, another pupil's
+    home stays shut to her, the clock follows the app server, and with the file server's SMB
+    refused, no session opens (fail closed: no pupil ever works in a home that would vanish)."""
+    env = {"PREAU_INVENTORY": str(ad_inventory)}
+    domain = _domain(rollout.uai, env)
+    (login, password), _, (other, _), *_ = _pupils(lab)
+    pc, fs = lab.one("pc").name, lab.one("file-server").name
+    app = lab.one("app-server")
+    # her homework, saved from a PC of the twin (a container) with her password
+    token = hashlib.sha256(os.urandom(16)).hexdigest()[:16]
+    lab.exec(pc, "sh", "-c", f"echo {token} > /tmp/devoir.txt")
+    auth = _auth_file(lab, pc, login, password)
+    put = _smb(lab, pc, auth, login, "put /tmp/devoir.txt devoir.txt")
+    assert put.returncode == 0, put.stdout + put.stderr
+    recipe, folder = _publish(lab)
+    site = _site(lab)
+    booted = vm.boot(lab.dep, site, "teaching", "02:ce:77:00:05:01", "bootpc1", tmp_path)
+    try:
+        booted.expect(f"{folder.name}/vmlinuz", timeout=180)  # iPXE loads what was published
+        booted.expect("filesystem.squashfs' saved", timeout=600)  # live-boot fetched the root
+        booted.expect(f"Image {BOOT_IMAGE} {recipe.key}", timeout=1200)  # /etc/issue, then
+        booted.expect(vm.LOGIN_PROMPT, timeout=60)
+        assert not booted.login(login, "pas-le-bon"), "a wrong password opened a session"
+        assert booted.login(login, password), "the pupil's own password was refused"
+        # her home is the file server's folder, mounted at login
+        assert token in _in_session(booted, "cat ~/devoir.txt")
+        mounts = _in_session(booted, "findmnt -n -o SOURCE,FSTYPE --target ~")
+        assert f"//{domain['dc_fqdn']}/{login} cifs" in " ".join(mounts.split()), mounts
+        written = hashlib.sha256(os.urandom(16)).hexdigest()[:16]
+        _in_session(booted, f"echo {written} > ~/ecrit-sur-le-poste.txt")
+        # Kerberos gave her a ticket at login; with it, another pupil's home is refused
+        assert f"{login}@{domain['realm']}" in _in_session(booted, "klist")
+        share = f"//{domain['dc_fqdn']}/{other}"
+        kerberos = '--use-kerberos=required --use-krb5-ccache="$KRB5CCNAME" -N'
+        rc, out = booted.run(f"smbclient {share} {kerberos} -c ls")
+        assert rc != 0 and "NT_STATUS_ACCESS_DENIED" in out, out
+
+        # time from the server that served the image (its address, as the lease names it)
+        def synced() -> bool:
+            return f"^* {app.address}" in booted.run("chronyc -n sources")[1]
+
+        _wait("the PC's clock synced from the app server", synced, 180)
+        booted.logout()
+        saved = f"/srv/samba/homes/{login}/ecrit-sur-le-poste.txt"
+        assert lab.exec(fs, "cat", saved).stdout.strip() == written
+        assert lab.exec(fs, "stat", "-c", "%U", saved).stdout.strip() == login
+        # the file server's SMB refused (Kerberos still answers): no home, no session
+        lab.exec(fs, "nft", SMB_REFUSED)
+        try:
+            assert not booted.login(login, password), "a session opened without its home"
+        finally:
+            lab.exec(fs, "nft", "delete table inet preau_test", check=False)
+        assert booted.login(login, password), "the home is back, and the session with it"
+        booted.logout()
+    finally:
+        booted.stop()
+
+
+def test_a_pc_in_a_room_given_another_image_boots_that_one(
+    lab: Lab, rollout: Rollout, tmp_path: Path
+) -> None:
+    """The source of truth gives the CDI the pupils' desktop (room_images): a PC of the CDI (its
+    MAC, as NetBox knows it) is offered that image by the app server's menu and loads its
+    kernel, while a PC no room names boots the default (the test above)."""
+    site = _site(lab)
+    room, image = next(iter(site.room_images.items()))
+    running = {h.name for h in lab.plan.hosts}  # their MACs are taken on the VLAN's bridge
+    pc = next(d for d in site.devices_by_role("pc") if d.room == room and d.name not in running)
+    mac = next(i.mac for i in pc.interfaces if i.mac)
+    recipe = recipes.recipe(image)
+    folder = build.output_dir(recipe)
+    assert build.verify(folder), f"{image} is not built (scripts/test builds it)"
+    hosts = [(f"@podman/{lab.host(lab.one('app-server').name).container}", {})]
+    env = {"CONTAINERS_CONF": podman.env()["CONTAINERS_CONF"]}
+    images.publish(hosts, env, site, image, folder, recipe.description)
+    menu = lab.exec(lab.one("app-server").name, "cat", images.MENU).stdout
+    assert f"iseq ${{net0/mac}} {mac.lower()} && set preau-image {image} ||" in menu, menu
+    booted = vm.boot(lab.dep, site, "teaching", mac, "bootpc2", tmp_path)
+    try:
+        booted.expect(f"{image}/{folder.name}/vmlinuz", timeout=240)
+    finally:
+        booted.stop()

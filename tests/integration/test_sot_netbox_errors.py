@@ -17,7 +17,7 @@ from preau.model import DEVICE_ROLES, Departement
 from preau.netbox_local import NetBoxSettings
 from preau.sot import files, netbox_export
 from preau.sot.netbox import NetBoxSource
-from preau.sot.netbox_schema import SITE_FIELDS
+from preau.sot.netbox_schema import LOCATION_FIELDS, SITE_FIELDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,8 @@ def test_setup_is_idempotent_and_dry_run_writes_nothing(
     assert dry.changed and dry.dry_run
     assert netbox_api.extras.custom_fields.count() == 0
     first = src.setup()
-    assert first.created["custom-field"] == len(SITE_FIELDS) + 1  # and the position field
+    # the site's and the room's fields, and the position field
+    assert first.created["custom-field"] == len(SITE_FIELDS) + len(LOCATION_FIELDS) + 1
     assert first.created["device-role"] == len(DEVICE_ROLES)
     assert first.created["device-type"] == len(DEVICE_ROLES)  # one generic type per role
     assert first.created["export-template"] == len(netbox_export.KINDS)
@@ -55,7 +56,9 @@ def test_setup_is_idempotent_and_dry_run_writes_nothing(
         "pupils",
         "preau_kind",
         "directory",
+        "pc_image",
     }
+    assert netbox_api.extras.custom_fields.get(name="pc_image").object_types == ["dcim.location"]
     again = src.setup()
     assert not again.changed, again.details
 

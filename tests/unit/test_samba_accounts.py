@@ -145,6 +145,40 @@ def test_ad_import_creates_accounts_with_rfc2307_and_windows_attributes(tmp_path
     assert (tmp_path / "pw/initial-passwords.csv").stat().st_mode & 0o777 == 0o600
 
 
+def test_ad_nss_map_lists_enabled_accounts_with_their_ids_and_groups_and_no_secret(tmp_path):
+    """What a network-booted PC is served to resolve names (libnss-extrausers' files): each
+    enabled account with its directory ids and home, its groups with their members."""
+    plan, _ = make_plan(tmp_path, "roster.csv")
+    d = FakeDirectory()
+    uids = tool.apply_ad(plan, d, tool.Changes(), dry=False)
+    d.set_enabled("zoe.lefevre", False)
+    served = tool.nss(d)
+    passwd = {line.split(":")[0]: line.split(":") for line in served["passwd"].splitlines()}
+    # the disabled pupil and the accounts without ids (Administrator, krbtgt) are left out
+    assert sorted(passwd) == sorted(set(uids) - {"zoe.lefevre"})
+    login = sorted(passwd)[0]
+    user = d.users()[login]
+    assert passwd[login] == [
+        login, "*", str(uids[login]), user.attrs["gidNumber"], user.attrs["displayName"],
+        f"/home/{login}", "/bin/bash",
+    ]  # fmt: skip
+    groups = {line.split(":")[0]: line.split(":") for line in served["group"].splitlines()}
+    eleves = d.groups()["eleves"]
+    assert groups["eleves"][2] == str(eleves.gid)
+    assert "zoe.lefevre" not in groups["eleves"][3].split(",")
+    assert all(g.gid is None or tool.nss_name(n) in groups for n, g in d.groups().items())
+    # no password, hash or marker (the roster key) in what every PC may read
+    text = served["passwd"] + served["group"]
+    secrets = (tmp_path / "pw/initial-passwords.csv").read_text().splitlines()[1:]
+    assert secrets and not any(row.split(";")[2] in text for row in secrets)
+    assert not any(u.marker and u.marker in text for u in d.users().values())
+
+
+def test_nss_names_are_unix_names():
+    assert tool.nss_name("Domain Users") == "domain-users"
+    assert tool.nss_name("a:b,c") == "a b c"
+
+
 def assert_rerun_changes_nothing(plan: Mapping, d: FakeDirectory) -> None:
     d.writes.clear()
     again = tool.Changes()

@@ -87,6 +87,7 @@ def show(
         print_json(
             files.site_dict(c)
             | {"directory": c.directory, "domain": domain.to_dict() if domain else None}
+            | {"pc_boot": _pc_boot(c)}
         )
         return
     console.print(f"[bold]{c.name}[/] — UAI {c.uai}, {c.commune}, {c.pupils} élèves")
@@ -127,6 +128,25 @@ def show(
             role, str(len(names)), ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
         )
     console.print(roles)
+    boot = Table(title="network boot by room")
+    for col in ("room", "image", "PCs"):
+        boot.add_column(col)
+    for room, row in _pc_boot(c).items():
+        boot.add_row(room, row["image"] or "[dim]default[/]", str(row["pcs"]))
+    console.print(boot)
+
+
+def _pc_boot(c: College) -> dict[str, dict[str, Any]]:
+    """Each room with PCs or an image: the image its PCs boot (None: the app server's default)
+    and how many PCs it holds."""
+    pcs: dict[str, int] = {}
+    for pc in c.devices_by_role("pc"):
+        pcs[pc.room or ""] = pcs.get(pc.room or "", 0) + 1
+    rooms = [r for r in (*c.rooms, *pcs) if r in pcs or r in c.room_images]
+    return {
+        room: {"image": c.room_images.get(room), "pcs": pcs.get(room, 0)}
+        for room in dict.fromkeys(rooms)
+    }
 
 
 @app.command()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from preau.commands.options import DryRun, InventoryPath, Json, Source
 from preau.errors import BadInput
+
+if TYPE_CHECKING:
+    from preau.model import College as CollegeSite
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -108,7 +111,7 @@ College = Annotated[str, typer.Option("--college", "-c", help="Collège slug or 
 
 def _app_server(
     college: str, source: str | None, path: Path | None
-) -> tuple[str, list[Any], dict[str, str]]:
+) -> tuple[CollegeSite, list[Any], dict[str, str]]:
     """The collège's app server as a pyinfra host: the twin's container when it runs there,
     else SSH to its address; with the environment its connector needs."""
     from preau.commands.net import load
@@ -130,9 +133,9 @@ def _app_server(
     running = twin.lab_containers()
     if name in running and running[name].state == "running":
         env = {"CONTAINERS_CONF": podman.env()["CONTAINERS_CONF"]}
-        return site.name, [(f"@podman/{name}", {})], env
+        return site, [(f"@podman/{name}", {})], env
     assert device.primary_address is not None
-    return site.name, [(str(device.primary_address.ip), {})], {}
+    return site, [(str(device.primary_address.ip), {})], {}
 
 
 @app.command("publish")
@@ -157,9 +160,9 @@ def publish_cmd(
         raise BadInput(
             f"image {name}: recipe {recipe.key} is not built: `preau image build {name}`"
         )
-    site_name, hosts, env = _app_server(college, source, path)
+    site, hosts, env = _app_server(college, source, path)
     result = deploy.publish(
-        hosts, env, site_name, name, folder, recipe.description, default=default, dry_run=dry_run
+        hosts, env, site, name, folder, recipe.description, default=default, dry_run=dry_run
     )
     # pyinfra names an operation "<deploy> | <operation>": the operation says what changed
     changed = [op.name.rpartition(" | ")[2] for op in result.changed()]
@@ -176,15 +179,21 @@ def publish_cmd(
 def rollback_cmd(
     name: Name,
     college: College,
+    room: Annotated[
+        str | None,
+        typer.Option(help="Only this room (one the source of truth gives this image)."),
+    ] = None,
     dry_run: DryRun = False,
     source: Source = None,
     path: InventoryPath = None,
 ) -> None:
-    """Boot the previously published build of an image again: nothing is rebuilt or copied."""
+    """Boot the previously published build of an image again, on every PC or in one room:
+    nothing is rebuilt or copied. A second rollback undoes the first."""
     from preau.deploys import images as deploy
     from preau.output import console
 
-    site_name, hosts, env = _app_server(college, source, path)
-    was, now, _ = deploy.rollback(hosts, env, site_name, name, dry_run=dry_run)
+    site, hosts, env = _app_server(college, source, path)
+    was, now, _ = deploy.rollback(hosts, env, site, name, room=room, dry_run=dry_run)
     verb = "would boot" if dry_run else "boots"
-    console.print(f"[green]{name} on {college}: {verb} {now} again (was {was})[/]")
+    where = f"room {room} of {college}" if room else college
+    console.print(f"[green]{name} in {where}: {verb} {now} (was {was})[/]")

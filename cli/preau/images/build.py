@@ -31,11 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from preau.errors import ServiceError
-from preau.images.recipes import SUITE, Recipe
+from preau.images.recipes import CUSTOMIZE, SUITE, Recipe
 from preau.netbox_local import paths
 
 HOST_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
-CUSTOMIZE = Path(__file__).with_name("customize.sh")
 ARTEFACTS = ("vmlinuz", "initrd.img", "filesystem.squashfs", "packages.manifest")
 
 Say = Callable[[str], None]

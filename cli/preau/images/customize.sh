@@ -22,3 +22,15 @@ rm -f /var/lib/dbus/machine-id
 rm -rf /var/lib/apt/lists/*
 printf '%s\n' "$PREAU_IMAGE" > /etc/preau-image
 printf 'Image %s\n\n' "$PREAU_IMAGE" >> /etc/issue
+
+# PAM from the profiles the image holds: a recipe's own (preau-home makes the home mount
+# required) replaces the package's optional one; sssd, when a recipe has it, is not asked for
+# logins on a PC that holds no machine account.
+if [ -f /usr/share/pam-configs/preau-home ]; then
+    rm -f /usr/share/pam-configs/libpam-mount
+fi
+pam-auth-update --package
+# names and ids of the collège's directory, installed at boot (preau-client-config)
+if dpkg-query -W libnss-extrausers >/dev/null 2>&1; then
+    sed -i -E 's/^(passwd|group|shadow):[[:space:]]+files.*/\1: files extrausers/' /etc/nsswitch.conf
+fi

@@ -24,6 +24,8 @@ RECIPES = REPO / "images"
 SUITE = "bookworm"
 # Bump when the build procedure itself (not a recipe) changes what an image contains.
 PROCEDURE = "preau-pc-image-1"
+# Run in every image after its overlay (build.py): part of what an image is, so of its key.
+CUSTOMIZE = Path(__file__).with_name("customize.sh")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _KEYS = {"description", "epoch", "packages", "parent"}
@@ -46,6 +48,7 @@ class Recipe:
     def key(self) -> str:
         """A hash of everything the image is built from: its cache key."""
         h = hashlib.sha256(f"{PROCEDURE}\0{SUITE}\0".encode())
+        h.update(CUSTOMIZE.read_bytes() + b"\0")
         for path in self.files:
             h.update(str(path.relative_to(RECIPES)).encode() + b"\0")
             h.update(path.read_bytes() + b"\0")

@@ -28,6 +28,9 @@ from preau.model import Departement, Site
 QEMU = "qemu-system-x86_64"
 # virtio-net: the iPXE ROM and the kernel both drive it, and it is the fastest NIC under TCG.
 NIC_MODEL = "virtio-net-pci"
+# getty's prompt ("<host> login: ") or login's own when it asks again, in French ("<host>
+# connexion : "); not the line a session starts with ("Last login:", "Dernière connexion :")
+LOGIN_PROMPT = r"(?<!Last )(?<!Dernière )(login|connexion) ?: $"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -59,6 +62,36 @@ class PcVm:
 
     def send(self, line: str) -> None:
         self.console.sendline(line)
+
+    def login(self, user: str, password: str, timeout: float = 180) -> bool:
+        """Log in at the console's prompt (the VM must be showing `login:`): True once a shell
+        answers, False when the login is refused and the prompt is back. The password's echo is
+        off, so it reaches neither the console log nor the transcript."""
+        self.send(user)
+        self.expect("Password:", timeout=60)
+        self.send(password)
+        got = self.expect([r"[$#] $", LOGIN_PROMPT, "Login incorrect", "Cannot "], timeout=timeout)
+        if got >= 2:  # refused: login says why, then getty or login asks again
+            self.expect(LOGIN_PROMPT, timeout=120)
+        if got >= 1:
+            return False
+        # commands are not echoed back, and the prompt is one no output looks like
+        self.send("stty -echo; export PS1='vm$ ' TERM=dumb")
+        self.expect(r"vm\$ $", timeout=30)
+        return True
+
+    def run(self, command: str, timeout: float = 120) -> tuple[int, str]:
+        """Run COMMAND in the logged-in shell: its exit code and what it printed."""
+        self.send(f'{command}; echo "@@rc=$?@@"')
+        self.expect(r"@@rc=(\d+)@@", timeout=timeout)
+        match, out = self.console.match, str(self.console.before)
+        assert match is not None and not isinstance(match, type(pexpect.EOF))
+        self.expect(r"vm\$ $", timeout=30)
+        return int(match.group(1)), out.replace("\r", "").strip("\n")
+
+    def logout(self, timeout: float = 120) -> None:
+        self.send("exit")
+        self.expect(LOGIN_PROMPT, timeout=timeout)
 
     def stop(self) -> None:
         if self.console.isalive():

@@ -183,7 +183,20 @@ class College(Site):
     rooms: tuple[str, ...] = ()
     # Where its accounts live: one of DIRECTORIES.
     directory: str = "standalone"
+    # Room -> the PC image (images/<name>/) its PCs boot; a room not named boots the app
+    # server's default. A NetBox Location's custom field (pc_image).
+    room_images: Mapping[str, str] = field(default_factory=dict)
     kind: str = "college"
+
+    def pc_images(self) -> dict[str, str]:
+        """MAC of each PC whose room has an image -> that image: what the boot menu picks by."""
+        out: dict[str, str] = {}
+        for pc in self.devices_by_role("pc"):
+            image = self.room_images.get(pc.room or "")
+            for itf in pc.interfaces:
+                if image and itf.mac:
+                    out[itf.mac.lower()] = image
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -286,6 +286,8 @@ class BootChain:
     menu: str = "published.ipxe"
     # where the script and the images live on the boot HTTP server
     http_dir: str = "/boot"
+    # under http_dir: the collège's client configuration a booted PC installs (its index)
+    client_dir: str = "client"
 
     @property
     def loaders(self) -> tuple[str, str]:

@@ -151,8 +151,9 @@ def _read_site(r: schema.Reader, data: schema.Node, stem: str) -> Site:
     if kind == "datacentre":
         return Datacentre(**common)
     return College(
-        uai=s["uai"], pupils=s["pupils"], rooms=s["rooms"], directory=s["directory"], **common
-    )
+        uai=s["uai"], pupils=s["pupils"], rooms=s["rooms"], directory=s["directory"],
+        room_images=s["room_images"], **common,
+    )  # fmt: skip
 
 
 def site_files(root: Path) -> tuple[list[Path], list[Problem]]:
@@ -280,6 +281,8 @@ def site_dict(site: Site) -> dict[str, Any]:
         d.update(uai=site.uai, commune=site.commune, pupils=site.pupils, rooms=list(site.rooms))
         if site.directory != "standalone":
             d["directory"] = site.directory  # the default is left out: files stay as they were
+        if site.room_images:
+            d["room_images"] = dict(site.room_images)
     else:
         d["commune"] = site.commune
     d["asn"] = site.asn

@@ -34,6 +34,8 @@ from preau.sot import files, netbox_export, schema
 from preau.sot.netbox_client import Client
 from preau.sot.netbox_schema import (
     COLLEGE_CONTAINER,
+    LOCATION_FIELDS,
+    PC_IMAGE_FIELD,
     POSITION_FIELD,
     SITE_CONTAINER,
     SITE_FIELDS,
@@ -101,7 +103,7 @@ def _ints(obj: Any) -> Any:
 def fetch_catalogue(client: Client) -> Snapshot:
     data = _ints(client.graphql(CATALOGUE_QUERY, "reading the catalogue"))
     present = {f["name"] for f in data["custom_field_list"]}
-    missing = [n for n in (*SITE_FIELDS, POSITION_FIELD) if n not in present]
+    missing = [n for n in (*SITE_FIELDS, *LOCATION_FIELDS, POSITION_FIELD) if n not in present]
     cat = {
         "role": {r["slug"]: r["id"] for r in data["role_list"]},
         "device-role": {r["slug"]: r["id"] for r in data["device_role_list"]},
@@ -361,6 +363,11 @@ def _site(
         rooms=tuple(loc["name"] for loc in sorted(rooms, key=_pos)),
         # a site from before the field (empty) is what every collège was then: standalone
         directory=cf.get("directory") or "standalone",
+        room_images={
+            loc["name"]: image
+            for loc in sorted(rooms, key=_pos)
+            if (image := (loc.get("custom_fields") or {}).get(PC_IMAGE_FIELD))
+        },
         **common,
     )
 

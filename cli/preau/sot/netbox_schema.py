@@ -47,6 +47,16 @@ SITE_FIELDS = {
         "domain, the file server its DC)",
     ),
 }
+# Location (room) custom fields: the PC image the room's PCs boot (College.room_images).
+PC_IMAGE_FIELD = "pc_image"
+LOCATION_FIELDS = {
+    PC_IMAGE_FIELD: (
+        "text",
+        "PC image",
+        "The PC image (preau's images/<name>/) this room's PCs boot from the network; empty: the "
+        "app server's default",
+    ),
+}
 POSITION_FIELD = "preau_position"
 POSITION_TYPES = ("dcim.location", "dcim.device", "dcim.interface")
 
@@ -97,6 +107,21 @@ def wanted(tag_id: int | None = None) -> list[Wanted]:
                     "description": desc,
                     "group_name": "preau",
                     "object_types": ["dcim.site"],
+                },
+            )
+        )
+    for name, (kind, label, desc) in LOCATION_FIELDS.items():
+        out.append(
+            Wanted(
+                "extras/custom-fields",
+                "name",
+                {
+                    "name": name,
+                    "type": kind,
+                    "label": label,
+                    "description": desc,
+                    "group_name": "preau",
+                    "object_types": ["dcim.location"],
                 },
             )
         )
@@ -257,7 +282,7 @@ def setup(client: Client, *, dry_run: bool = False) -> ChangeReport:
 
 def missing_setup(client: Client) -> list[str]:
     """What `preau netbox setup` would have created and is absent (one call)."""
-    names = [*SITE_FIELDS, POSITION_FIELD]
+    names = [*SITE_FIELDS, *LOCATION_FIELDS, POSITION_FIELD]
     found = client.get(
         "extras/custom-fields/", {"name": names, "limit": 100, "brief": 1}, "checking the setup"
     )

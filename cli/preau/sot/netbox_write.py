@@ -28,6 +28,8 @@ from preau.sot.netbox_read import CONTEXT_PREFIX, Snapshot, site_circuit
 from preau.sot.netbox_schema import (
     CIRCUIT_TYPE,
     COLLEGE_CONTAINER,
+    LOCATION_FIELDS,
+    PC_IMAGE_FIELD,
     POSITION_FIELD,
     SITE_CONTAINER,
     SITE_FIELDS,
@@ -401,7 +403,7 @@ def _held_site(
                 "name": loc["name"],
                 "slug": loc["slug"],
                 "site": raw["id"],
-                "custom_fields": _cf(loc, [POSITION_FIELD]),
+                "custom_fields": _cf(loc, [POSITION_FIELD, *LOCATION_FIELDS]),
             },
         )
     for g in raw.get("vlan_groups") or []:
@@ -647,13 +649,17 @@ def _want_locations(c: Push) -> dict[Key, Want]:
         keys = [(s.slug, r) for r in declared]
         pos: dict[Key, int | None] = dict(positions(keys, _positions(c.held["location"], keys)))
         pos.update({(s.slug, r): None for r in extra})
+        images = s.room_images if isinstance(s, College) else {}
         for room in (*declared, *extra):
             out[(s.slug, room)] = Want(
                 {
                     "name": room,
                     "slug": slugify(room),
                     "site": c.ref("site", s.slug),
-                    "custom_fields": {POSITION_FIELD: pos[(s.slug, room)]},
+                    "custom_fields": {
+                        POSITION_FIELD: pos[(s.slug, room)],
+                        PC_IMAGE_FIELD: images.get(room),
+                    },
                 },
                 {**c.tags, "status": "active"},
             )

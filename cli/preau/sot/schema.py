@@ -213,6 +213,19 @@ def list_of(conv: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
     return convert
 
 
+def text_map(raw: Any) -> dict[str, str]:
+    """A mapping of names to names, like `s101: poste-eleve`."""
+    if not isinstance(raw, dict):
+        raise Invalid(f"expected a mapping (name: value), found {_kind(raw)}")
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        try:
+            out[text(key)] = text(value)
+        except Invalid as exc:
+            raise Invalid(f"{key!r}: {exc}") from None
+    return out
+
+
 def one_of(*values: str) -> Callable[[Any], str]:
     def convert(raw: Any) -> str:
         s = text(raw)
@@ -306,6 +319,7 @@ COLLEGE = Shape(
         "pupils": Field(integer, default=0),
         "rooms": Field(list_of(text), default=()),
         "directory": Field(one_of(*DIRECTORIES), default="standalone"),
+        "room_images": Field(text_map, default={}),
     }
 )
 DATACENTRE = Shape(_SITE)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from netaddr import IPNetwork, valid_mac
 
 from preau.errors import Problem, ValidationFailed
+from preau.images import recipes
 from preau.model import DEVICE_ROLES, VLAN_ROLES, College, Departement, Site, rules
 from preau.model.departement import DIRECTORIES
 from preau.model.domain import domain_problems
@@ -60,6 +61,22 @@ def _plan_problems(dep: Departement) -> list[Problem]:
     return out
 
 
+def _room_image_problems(obj: str, site: College) -> list[Problem]:
+    """Each room named is one of the collège's, each image one of images/."""
+    known = recipes.names()
+    out: list[Problem] = []
+    for room, image in site.room_images.items():
+        if room not in site.rooms:
+            rooms = ", ".join(site.rooms) or "none declared"
+            out.append(Problem(obj, f"room_images.{room}", f"no such room (rooms: {rooms})"))
+        if image not in known:
+            out.append(
+                Problem(obj, f"room_images.{room}",
+                        f"{image!r} is no PC image (images/: {', '.join(known)})")
+            )  # fmt: skip
+    return out
+
+
 def _site_problems(dep: Departement, site: Site) -> list[Problem]:
     out: list[Problem] = []
     kind = "college" if isinstance(site, College) else "datacentre"
@@ -77,6 +94,7 @@ def _site_problems(dep: Departement, site: Site) -> list[Problem]:
         if site.directory not in DIRECTORIES:
             expected = " or ".join(DIRECTORIES)
             out.append(Problem(obj, "directory", f"{site.directory!r}: expected {expected}"))
+        out += _room_image_problems(obj, site)
     supernet = dep.supernets.colleges if isinstance(site, College) else dep.supernets.datacentre
     if site.container not in supernet:
         out.append(
