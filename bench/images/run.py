@@ -77,7 +77,7 @@ def boot() -> dict[str, object]:
     app = topology.container_name(site.devices_by_role("app-server")[0].name)
     hosts = [(f"@podman/{app}", {})]
     env = {"CONTAINERS_CONF": podman.env()["CONTAINERS_CONF"]}
-    publish.publish(hosts, env, site.name, recipe.name, folder, recipe.description, default=True)
+    publish.publish(hosts, env, site, recipe.name, folder, recipe.description, default=True)
     log_mark = twin.exec_in(app, "wc", "-l",
                             "/var/log/nginx/access.log", check=False).stdout.split()  # fmt: skip
     start_line = int(log_mark[0]) if log_mark else 0
@@ -90,7 +90,7 @@ def boot() -> dict[str, object]:
             ("ipxe_loads_kernel", f"{folder.name}/vmlinuz", 180),
             ("kernel_starts", "Linux version", 300),
             ("root_fetched", "filesystem.squashfs' saved", 600),
-            ("login_prompt", "login:", 1500),
+            ("login_prompt", vm.LOGIN_PROMPT, 1500),
         ):
             pc.expect(pattern, timeout)
             marks[label] = round(time.monotonic() - t0, 1)

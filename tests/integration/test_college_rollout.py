@@ -981,10 +981,22 @@ def test_a_pupil_logs_in_on_a_network_booted_pc_to_her_roaming_home_and_only_her
             return f"^* {app.address}" in booted.run("chronyc -n sources")[1]
 
         _wait("the PC's clock synced from the app server", synced, 180)
+        # a page printed from her session reaches the printer, through the app server's CUPS
+        printer = lab.one("printer")
+        before = set(lab.exec(printer.name, "ls", SPOOL).stdout.split())
+        job = _in_session(booted, f"echo 'Devoir de {login}' | lp -d {printer.name}")
+        assert "request id" in job or "id de requête" in job, job
+
+        def spooled() -> set[str]:
+            return set(lab.exec(printer.name, "ls", SPOOL).stdout.split()) - before
+
+        _wait("the page in the printer's spool", spooled, 90)
         booted.logout()
         saved = f"/srv/samba/homes/{login}/ecrit-sur-le-poste.txt"
         assert lab.exec(fs, "cat", saved).stdout.strip() == written
-        assert lab.exec(fs, "stat", "-c", "%U", saved).stdout.strip() == login
+        # hers: her directory uid (the DC names her CLG...\\login)
+        owner = lab.exec(fs, "stat", "-c", "%u", saved).stdout.strip()
+        assert owner == lab.exec(fs, "id", "-u", login).stdout.strip()
         # the file server's SMB refused (Kerberos still answers): no home, no session
         lab.exec(fs, "nft", SMB_REFUSED)
         try:

@@ -214,6 +214,12 @@ def rollback(
     """Boot the previous key of `name` again, nothing copied or rebuilt: on every PC, or only
     in `room` (one of the rooms the source of truth gives this image). A second rollback undoes
     the first. Returns (the key booted before, the key booted now, the run)."""
+    if room is not None and site.room_images.get(room) != name:
+        rooms = sorted(r for r, i in site.room_images.items() if i == name)
+        raise BadInput(
+            f"college {site.slug}: room_images: room {room!r} does not boot {name} "
+            f"(rooms that do: {', '.join(rooms) or 'none'})"
+        )
     record = read_record(hosts, env)
     keys = record["images"].get(name, [])[:KEEP]
     if len(keys) < 2:
@@ -224,12 +230,6 @@ def rollback(
         record["images"][name] = [keys[1], keys[0], *keys[2:]]
         was, now = keys[0], keys[1]
     else:
-        if site.room_images.get(room) != name:
-            rooms = sorted(r for r, i in site.room_images.items() if i == name)
-            raise BadInput(
-                f"college {site.slug}: room_images: room {room!r} does not boot {name} "
-                f"(rooms that do: {', '.join(rooms) or 'none'})"
-            )
         was = room_keys(site, record)[room][1]
         now = keys[1] if was == keys[0] else keys[0]
         record["rooms"] = {**record["rooms"], room: now}

@@ -29,8 +29,9 @@ QEMU = "qemu-system-x86_64"
 # virtio-net: the iPXE ROM and the kernel both drive it, and it is the fastest NIC under TCG.
 NIC_MODEL = "virtio-net-pci"
 # getty's prompt ("<host> login: ") or login's own when it asks again, in French ("<host>
-# connexion : "); not the line a session starts with ("Last login:", "Dernière connexion :")
-LOGIN_PROMPT = r"(?<!Last )(?<!Dernière )(login|connexion) ?: $"
+# connexion : ", a no-break space before the colon); not the line a session starts with
+# ("Last login:", "Dernière connexion :")
+LOGIN_PROMPT = r"(?<!Last )(?<!Dernière )(login|connexion)\s?: $"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
