@@ -60,8 +60,11 @@ def test_the_image_holds_its_packages_and_names_its_build(name: str) -> None:
     manifest = (squashfs.parent / "packages.manifest").read_text().split("\n")
     installed = {line.split("\t")[0] for line in manifest if line}
     assert set(recipe.packages) <= installed, set(recipe.packages) - installed
-    status = _cat(squashfs, "var/lib/dpkg/status")
-    in_image = set(re.findall(r"^Package: (\S+)\nStatus: install ok installed", status, re.M))
+    in_image = set()
+    for stanza in _cat(squashfs, "var/lib/dpkg/status").split("\n\n"):
+        fields = dict(re.findall(r"^([\w-]+): (.*)$", stanza, re.M))
+        if fields.get("Status") == "install ok installed":
+            in_image.add(fields["Package"])
     assert installed == in_image
     assert _cat(squashfs, "etc/preau-image").split() == [name, recipe.key]
 
