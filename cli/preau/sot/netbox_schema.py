@@ -95,7 +95,9 @@ def wanted(tag_id: int | None = None) -> list[Wanted]:
             },
         )
     ]
-    for name, (kind, label, desc) in SITE_FIELDS.items():
+    fields = [(f, "dcim.site") for f in SITE_FIELDS.items()]
+    fields += [(f, "dcim.location") for f in LOCATION_FIELDS.items()]
+    for (name, (kind, label, desc)), object_type in fields:
         out.append(
             Wanted(
                 "extras/custom-fields",
@@ -106,22 +108,7 @@ def wanted(tag_id: int | None = None) -> list[Wanted]:
                     "label": label,
                     "description": desc,
                     "group_name": "preau",
-                    "object_types": ["dcim.site"],
-                },
-            )
-        )
-    for name, (kind, label, desc) in LOCATION_FIELDS.items():
-        out.append(
-            Wanted(
-                "extras/custom-fields",
-                "name",
-                {
-                    "name": name,
-                    "type": kind,
-                    "label": label,
-                    "description": desc,
-                    "group_name": "preau",
-                    "object_types": ["dcim.location"],
+                    "object_types": [object_type],
                 },
             )
         )
