@@ -6,6 +6,10 @@ again) and rewrites `<http_root>/boot/published.ipxe`, the menu the app server's
 chains to (roles/app_server writes boot.ipxe; preau writes this one, so neither undoes the
 other). The server keeps every published key it holds and `published.json` records them newest
 first: rolling back rewrites the menu to the previous key, copying and rebuilding nothing.
+
+The menu boots each PC its room's image (the source of truth's `room_images`, matched by the
+MACs NetBox gives the room's PCs), any other PC the default; a room rolled back on its own is
+pinned to an older key in the record (`rooms`), which the menu then offers too.
 """
 
 from __future__ import annotations
