@@ -188,16 +188,6 @@ class College(Site):
     room_images: Mapping[str, str] = field(default_factory=dict)
     kind: str = "college"
 
-    def pc_images(self) -> dict[str, str]:
-        """MAC of each PC whose room has an image -> that image: what the boot menu picks by."""
-        out: dict[str, str] = {}
-        for pc in self.devices_by_role("pc"):
-            image = self.room_images.get(pc.room or "")
-            for itf in pc.interfaces:
-                if image and itf.mac:
-                    out[itf.mac.lower()] = image
-        return out
-
 
 @dataclass(frozen=True, kw_only=True)
 class Datacentre(Site):
