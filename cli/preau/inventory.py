@@ -140,6 +140,7 @@ def build(dep: Departement) -> dict[str, Any]:
     services = {
         "preau_departement": dep.slug,
         "preau_domain": dep.services.domain,
+        "preau_ent_name": dep.services.ent_name,
         "preau_dns_servers": [str(a) for a in dep.services.dns],
         "preau_ntp_servers": [str(a) for a in dep.services.ntp],
         "preau_node_exporter_port": NODE_EXPORTER_PORT,

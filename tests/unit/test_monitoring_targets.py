@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import jinja2
 import yaml
 
 from preau import inventory
@@ -134,3 +135,16 @@ def test_the_ent_probe_is_the_name_the_data_centre_router_publishes() -> None:
     assert lb.primary_address is not None
     conf = render_device(dep, dep.datacentre, dep.datacentre.router)["etc/dnsmasq.d/preau.conf"]
     assert f"host-record={urlsplit(url).hostname},{lb.primary_address.ip}" in conf.splitlines()
+
+
+def test_the_ent_certificate_is_made_for_the_name_the_desk_probes() -> None:
+    """roles/ent_portal's certificate name, from the inventory preau gives it, is the probe's
+    host (and so the router's DNS record above): a browser at a collège gets no name mismatch."""
+    dep = generate(1)
+    (url,) = tg.http_probes(dep)
+    given = inventory.build(dep)["all"]["vars"]
+    defaults = Path(__file__).resolve().parents[2] / "roles/ent_portal/defaults/main.yml"
+    cn = yaml.safe_load(defaults.read_text())["ent_portal_tls_cn"]
+    assert jinja2.Template(cn).render(**given) == urlsplit(url).hostname
+    # without preau's inventory (molecule, a lab of its own) the role still has a name
+    assert jinja2.Template(cn).render() == "ent.example.test"

@@ -79,6 +79,12 @@ class Services:
     # resolvers forward every name they are not authoritative for to these.
     upstream_dns: tuple[IPAddress, ...] = ()
 
+    @property
+    def ent_name(self) -> str:
+        """The ENT portal's public name: the routers' DNS gives it the data centre's load
+        balancer, its certificate is made for it, the desk's probe asks for it."""
+        return f"ent.{self.domain}"
+
 
 @dataclass(frozen=True, slots=True)
 class Routing:

@@ -120,7 +120,7 @@ def http_probes(dep: Departement) -> list[str]:
     """URLs the blackbox exporter probes: the ENT portal, by the name the routers' DNS gives it."""
     if dep.datacentre is None or not dep.datacentre.devices_by_role("load-balancer"):
         return []
-    return [f"https://ent.{dep.services.domain}/"]
+    return [f"https://{dep.services.ent_name}/"]
 
 
 def scrape_jobs(dep: Departement) -> list[dict[str, Any]]:

@@ -304,7 +304,7 @@ def linux_router(
     # Static hosts the router's DNS answers for: servers and network gear, by name; the data
     # centre also publishes the portal's name on its load balancer.
     portal = [
-        {"name": f"ent.{dep.services.domain}", "address": str(addr.ip)}
+        {"name": dep.services.ent_name, "address": str(addr.ip)}
         for d in site.devices_by_role("load-balancer")[:1]
         for addr in [d.primary_address]
         if addr is not None
