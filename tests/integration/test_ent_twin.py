@@ -16,11 +16,12 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from fixtures.lab import Lab
+from fixtures.lab import Lab, dns_a
 from fixtures.playbook import REPO, Run, run_playbook
 from preau.deploys import net_apply
 from preau.ent import target
 from preau.lab import podman
+from preau.model.facts import gateway
 
 pytestmark = pytest.mark.lab
 
@@ -99,6 +100,35 @@ def test_a_pupil_at_the_college_logs_in_through_thd_seine(lab: Lab, ent: tuple[R
         if line.lower().startswith("x-instance:")
     }
     assert len(served) == 2, served
+
+
+def test_a_college_pc_opens_the_portal_by_its_name_and_trusts_what_it_is_shown(
+    lab: Lab, ent: tuple[Run, Run]
+) -> None:
+    """The name a pupil's browser opens (the model's, Services.ent_name) resolves through the
+    collège's DNS to the load balancer, and the certificate HAProxy shows is made for it: with
+    that certificate as its only trust anchor, curl verifies the name (no -k)."""
+    pc = lab.one("pc").name
+    name = lab.dep.services.ent_name
+    cert = lab.exec("ent-lb1", "cat", "/etc/haproxy/certs/ent-portal.pem").stdout
+    assert "BEGIN CERTIFICATE" in cert and "PRIVATE KEY" not in cert
+    container = lab.host(pc).container
+    podman.run("exec", "-i", container, "sh", "-c", "cat > /tmp/ent-portal.pem",
+               input=cert.encode())  # fmt: skip
+    # the PC's resolver is the one its lease names: the collège router, on its VLAN's gateway
+    pid = int(podman.run("inspect", "-f", "{{.State.Pid}}", container).stdout.strip())
+    college = lab.dep.site(lab.college)
+    assert college is not None
+    address = dns_a(pid, gateway(college, "teaching"), name)
+    assert address == lab.address("ent-lb1"), address
+    out = podman.run(
+        "exec", container, "curl", "-sS", "--max-time", "15", "--cacert", "/tmp/ent-portal.pem",
+        "--resolve", f"{name}:443:{address}", "-o", "/dev/null", "-w", "%{http_code} %{remote_ip}",
+        f"https://{name}/login", check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out
+    code, remote = out.stdout.split()
+    assert code.startswith(("2", "3")) and remote == str(lab.address("ent-lb1")), out.stdout
 
 
 def test_a_wrong_password_is_refused_from_the_college(lab: Lab, ent: tuple[Run, Run]) -> None:

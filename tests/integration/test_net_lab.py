@@ -23,7 +23,7 @@ import pytest
 from netaddr import IPAddress
 from typer.testing import CliRunner
 
-from fixtures.lab import Lab
+from fixtures.lab import Lab, dns_a
 from preau.app import app
 from preau.deploys import net_apply
 from preau.deploys.net import ROLLBACK_UNIT
@@ -193,7 +193,7 @@ def test_a_college_pc_resolves_an_outside_name_through_the_datacentre(net: Lab) 
     since = podman.run("exec", core, "date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
     pc = net.one("pc")
     gw = gateway(_site(net), "teaching")
-    assert _dns_a(_pid(pc.container), gw, name) == IPAddress(address)
+    assert dns_a(_pid(pc.container), gw, name) == IPAddress(address)
     # the upstream resolver was asked by the data centre's resolver, over its uplink
     log = podman.run(
         "exec", core, "journalctl", "-q", "--no-pager", "-u", "dnsmasq", "--since", since
@@ -225,7 +225,7 @@ def test_teaching_pc_leases_and_reaches_servers_and_the_ent(net: Lab, tmp_path: 
     assert got.routers == [gw]
     # DNS through the router, forwarded to the département's resolver in the data centre
     lb = net.one("load-balancer")
-    answer = _dns_a(pid, gw, f"ent.{net.dep.services.domain}")
+    answer = dns_a(pid, gw, net.dep.services.ent_name)
     assert answer == lb.address
     fs = net.one("file-server")
     assert net.exec(pc.name, "ping", "-c1", "-W2", str(fs.address), check=False).returncode == 0
@@ -272,31 +272,6 @@ def test_wifi_and_teaching_cannot_reach_admin(net: Lab, tmp_path: Path) -> None:
         pc = net.one("pc")
         out = net.exec(pc.name, "ping", "-c1", "-W2", str(admin), check=False)
         assert out.returncode != 0 and "Packet filtered" in out.stdout, out.stdout
-
-
-_DNS_QUERY = """
-import socket, struct, sys
-name, server = sys.argv[1], sys.argv[2]
-q = struct.pack(">HHHHHH", 0x5052, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\\0"
-q += struct.pack(">HH", 1, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(5)
-s.sendto(q, (server, 53))
-r = s.recv(512)
-print(socket.inet_ntoa(r[-4:]) if struct.unpack(">H", r[6:8])[0] else "")
-"""
-
-
-def _dns_a(pid: int, server: IPAddress, name: str) -> IPAddress | None:
-    """Ask `server` for the A record of `name` from inside a lab host's network namespace."""
-    out = subprocess.run(
-        ["nsenter", f"--net=/proc/{pid}/ns/net", "python3", "-c", _DNS_QUERY, name, str(server)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return IPAddress(out) if out else None
 
 
 def _masqueraded(lab: Lab) -> int:
