@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from fixtures.lab import Lab, dns_a
+from fixtures.lab import Lab, dns_a, netns_pid
 from fixtures.playbook import REPO, Run, run_playbook
 from preau.deploys import net_apply
 from preau.ent import target
@@ -116,10 +116,9 @@ def test_a_college_pc_opens_the_portal_by_its_name_and_trusts_what_it_is_shown(
     podman.run("exec", "-i", container, "sh", "-c", "cat > /tmp/ent-portal.pem",
                input=cert.encode())  # fmt: skip
     # the PC's resolver is the one its lease names: the collège router, on its VLAN's gateway
-    pid = int(podman.run("inspect", "-f", "{{.State.Pid}}", container).stdout.strip())
     college = lab.dep.site(lab.college)
     assert college is not None
-    address = dns_a(pid, gateway(college, "teaching"), name)
+    address = dns_a(netns_pid(container), gateway(college, "teaching"), name)
     assert address == lab.address("ent-lb1"), address
     out = podman.run(
         "exec", container, "curl", "-sS", "--max-time", "15", "--cacert", "/tmp/ent-portal.pem",

@@ -23,7 +23,7 @@ import pytest
 from netaddr import IPAddress
 from typer.testing import CliRunner
 
-from fixtures.lab import Lab, dns_a
+from fixtures.lab import Lab, dns_a, netns_pid
 from preau.app import app
 from preau.deploys import net_apply
 from preau.deploys.net import ROLLBACK_UNIT
@@ -56,12 +56,6 @@ def _site(lab: Lab) -> Site:
 
 def _target(lab: Lab) -> net_apply.Target:
     return net_apply.target(lab.dep, lab.college, "lab")
-
-
-def _pid(container: str) -> int:
-    from preau.lab import podman
-
-    return int(podman.run("inspect", "-f", "{{.State.Pid}}", container).stdout.strip())
 
 
 def _ip(*args: str) -> None:
@@ -156,7 +150,7 @@ def test_frr_runs_what_its_file_says_after_apply(net: Lab) -> None:
 def _ipv6_forwarding(lab: Lab, router: str) -> str:
     container = topology.container_name(router)
     return subprocess.run(
-        ["nsenter", f"--net=/proc/{_pid(container)}/ns/net"]
+        ["nsenter", f"--net=/proc/{netns_pid(container)}/ns/net"]
         + ["sysctl", "-n", "net.ipv6.conf.all.forwarding"],
         capture_output=True,
         text=True,
@@ -193,7 +187,7 @@ def test_a_college_pc_resolves_an_outside_name_through_the_datacentre(net: Lab) 
     since = podman.run("exec", core, "date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
     pc = net.one("pc")
     gw = gateway(_site(net), "teaching")
-    assert dns_a(_pid(pc.container), gw, name) == IPAddress(address)
+    assert dns_a(netns_pid(pc.container), gw, name) == IPAddress(address)
     # the upstream resolver was asked by the data centre's resolver, over its uplink
     log = podman.run(
         "exec", core, "journalctl", "-q", "--no-pager", "-u", "dnsmasq", "--since", since
@@ -216,7 +210,7 @@ def test_routing_session_up_and_site_announced(net: Lab) -> None:
 def test_teaching_pc_leases_and_reaches_servers_and_the_ent(net: Lab, tmp_path: Path) -> None:
     pc = net.one("pc")
     assert pc.nics[0].vlan == "teaching"
-    pid = _pid(pc.container)
+    pid = netns_pid(pc.container)
     got = clients.lease(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path)
     assert got.address == pc.address  # its reservation
     app_server = net.one("app-server")
@@ -289,7 +283,7 @@ def _masqueraded(lab: Lab) -> int:
 
 def test_printer_gets_its_reservation(net: Lab, tmp_path: Path) -> None:
     printer = net.one("printer")
-    pid = _pid(printer.container)
+    pid = netns_pid(printer.container)
     leased = clients.lease(["nsenter", f"--net=/proc/{pid}/ns/net"], "eth0", tmp_path).address
     assert leased == printer.address
 
